@@ -28,6 +28,8 @@ class SourceError(GitopsAgentError):
     request can never succeed, such as a ref that names no branch, tag or commit.
     """
 
+    retryable = True
+
     def __init__(self, message: str, *, retryable: bool = True) -> None:
         super().__init__(message)
         self.retryable = retryable

@@ -1,0 +1,314 @@
+"""The Git source: a cached bare mirror, incremental fetches, and one clean tree per commit.
+
+The agent polls the repository often, so it clones once into `cache_dir/<sha256(url)[:16]>/repo.git`
+and afterwards only fetches what changed. Branches land in `refs/remotes/origin/*` and tags in
+`refs/tags/*`, both forced (force-pushes and moved tags are followed) and pruned (deleted branches
+disappear). The asked-for ref is resolved as branch, then tag, then commit sha, and that exact
+commit is checked out into `worktrees/<sha>` (see `worktrees.py`).
+
+Fetches are serialized per cache directory: a thread lock for this process and an advisory file
+lock for other processes (a CLI run next to the controller) sharing the same cache.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import functools
+import hashlib
+import ipaddress
+import logging
+import re
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from git import Git, Repo
+from git.exc import CommandError, GitCommandError, InvalidGitRepositoryError, NoSuchPathError
+
+from gitops_agent.errors import ConfigError, SourceError
+from gitops_agent.source.auth import GitAuth, git_environment, ssh_command_for
+from gitops_agent.source.snapshot import Snapshot, normalize_sub_path, resolve_sub_path
+from gitops_agent.source.urls import RepoUrl, Transport, git_error_text, is_url, parse_repo_url
+from gitops_agent.source.worktrees import WorktreeStore
+
+log = logging.getLogger(__name__)
+
+_FETCH_REFSPECS = ("+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*")
+# the remote's default branch, kept outside the pruned namespaces above
+_HEAD_REF = "refs/gitops-agent/HEAD"
+_SHORT_SHA = re.compile(r"^[0-9a-fA-F]{4,64}$")
+_FULL_SHA = re.compile(r"^(?:[0-9a-fA-F]{40}|[0-9a-fA-F]{64})$")
+_BAD_REF = re.compile(r"[\s~^:?*\[\\\x00-\x1f\x7f]|\.\.|@\{|^-|^/|/$")
+
+_MIN_GIT = (2, 31)
+
+_LOCKS: dict[Path, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+class GitSource:
+    """A Git repository (HTTPS, SSH, git:// or a local path), fetched into a local cache."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        ref: str = "main",
+        sub_path: str = "",
+        cache_dir: Path,
+        auth: GitAuth | None = None,
+        timeout_seconds: float = 60,
+        keep_worktrees: int = 3,
+    ) -> None:
+        _check_git_version()
+        if not is_url(url):
+            url = str(Path(url).expanduser().absolute())
+        self._url = parse_repo_url(url)
+        self._auth = _with_url_credentials(self._url, auth)
+        if _BAD_REF.search(ref) or not ref:
+            raise ConfigError(f"invalid Git ref {ref!r}")
+        self._ref = ref
+        self._sub_path = normalize_sub_path(sub_path)
+        if timeout_seconds <= 0:
+            raise ConfigError(f"Git timeout must be positive, got {timeout_seconds}")
+        self._timeout = float(timeout_seconds)
+        if self._url.transport is Transport.SSH:
+            ssh_command_for(self._auth, connect_timeout=self._timeout)  # fail at start-up, not later
+        _warn_plain_http(self._url, self._auth)
+        key = hashlib.sha256(self._url.url.encode()).hexdigest()[:16]
+        self._root = cache_dir.expanduser().absolute() / key
+        self._repo_dir = self._root / "repo.git"
+        self._worktrees = WorktreeStore(self._root / "worktrees", keep=keep_worktrees)
+
+    @property
+    def url(self) -> str:
+        """The repository URL without credentials."""
+        return self._url.url
+
+    @property
+    def cache_path(self) -> Path:
+        """This repository's directory inside the cache (bare mirror and worktrees)."""
+        return self._root
+
+    def describe(self) -> str:
+        """`git URL @ ref (path sub)` with no credentials in it."""
+        text = f"git {self._url.url} @ {self._ref}"
+        return f"{text} (path {self._sub_path})" if self._sub_path else text
+
+    def fetch(self) -> Snapshot:
+        """Fetch, resolve the ref and return a snapshot of that exact commit's tree."""
+        with _locked(self._root):
+            env, secrets = git_environment(
+                self._url, self._auth, safe_directory=self._repo_dir, timeout_seconds=self._timeout
+            )
+            with self._open_repo() as repo:
+                repo.git.update_environment(**env)
+                self._fetch_remote(repo, secrets, extra=self._extra_refspecs())
+                sha = self._resolve(repo, secrets)
+                tree = self._worktrees.checkout(repo, sha, env)
+                snapshot = self._snapshot(repo, sha, tree)
+                _gc(repo)
+            self._worktrees.prune(current=sha)
+        log.info("fetched %s: commit %s", self.describe(), snapshot.short_commit)
+        return snapshot
+
+    def _open_repo(self) -> Repo:
+        """The cached bare repository, created (atomically, by rename) on first use."""
+        if self._repo_dir.is_dir():
+            try:
+                return Repo(self._repo_dir)
+            except (InvalidGitRepositoryError, NoSuchPathError):
+                log.warning("cached repository %s is damaged; cloning again", self._repo_dir)
+                shutil.rmtree(self._repo_dir, ignore_errors=True)
+        try:
+            tmp = Path(tempfile.mkdtemp(prefix=".init-", dir=self._root))
+            with Repo.init(tmp, bare=True) as repo:
+                repo.git.remote("add", "origin", self._url.url)
+                repo.git.config("gc.autoDetach", "false")
+            tmp.rename(self._repo_dir)
+        except (OSError, GitCommandError) as err:
+            raise SourceError(f"cannot create the Git cache in {self._root}: {err}") from err
+        return Repo(self._repo_dir)
+
+    def _extra_refspecs(self) -> tuple[str, ...]:
+        return (f"+HEAD:{_HEAD_REF}",) if self._ref == "HEAD" else ()
+
+    def _fetch_remote(self, repo: Repo, secrets: tuple[str, ...], *, extra: tuple[str, ...]) -> None:
+        """One incremental, pruning fetch; network and auth failures are retryable SourceErrors."""
+        try:
+            repo.git.fetch(
+                "--prune",
+                "--no-auto-gc",
+                "origin",
+                *_FETCH_REFSPECS,
+                *extra,
+                kill_after_timeout=self._timeout,
+            )
+        except GitCommandError as err:
+            detail = git_error_text(err, secrets)
+            if detail.startswith("Timeout:"):
+                detail = f"timed out after {self._timeout:g}s"
+            hint = _hint(detail, has_token=bool(secrets))
+            raise SourceError(f"git fetch from {self._url.url} failed: {detail}{hint}") from err
+
+    def _resolve(self, repo: Repo, secrets: tuple[str, ...]) -> str:
+        """The commit the ref names: remote branch, then tag, then (short) sha."""
+        for candidate in _candidates(self._ref):
+            sha = _rev_parse(repo, candidate)
+            if sha:
+                return sha
+        if _FULL_SHA.match(self._ref):
+            # a commit on no branch or tag (a pull request head, a rewritten history): servers
+            # speaking protocol v2 hand out any commit asked for by its full id
+            try:
+                self._fetch_remote(repo, secrets, extra=(self._ref,))
+            except SourceError:
+                log.debug("fetching commit %s by id failed", self._ref, exc_info=True)
+            sha = _rev_parse(repo, self._ref)
+            if sha:
+                return sha
+        raise SourceError(
+            f"ref {self._ref!r} is not a branch, tag or commit of {self._url.url} "
+            f"(branches: {_names(repo, 'refs/remotes/origin/') or 'none'})",
+            retryable=False,
+        )
+
+    def _snapshot(self, repo: Repo, sha: str, tree: Path) -> Snapshot:
+        commit = repo.commit(sha)
+        message = commit.message
+        if isinstance(message, bytes):
+            message = message.decode("utf-8", errors="replace")
+        where = f"commit {sha[:12]} of {self._url.url}"
+        return Snapshot(
+            commit=sha,
+            path=resolve_sub_path(tree, self._sub_path, where=where),
+            author=f"{commit.author.name} <{commit.author.email}>",
+            message=message,
+            time=commit.committed_datetime.astimezone(UTC),
+            ref=self._ref,
+        )
+
+
+@functools.cache
+def _check_git_version() -> None:
+    """Credentials travel in GIT_CONFIG_COUNT variables, which older git silently ignores."""
+    try:
+        version = Git().version_info
+    except CommandError as err:  # includes git not being installed at all
+        raise ConfigError(f"cannot run git: {err}") from err
+    if version < _MIN_GIT:
+        found = ".".join(map(str, version))
+        raise ConfigError(f"git {found} is too old: {'.'.join(map(str, _MIN_GIT))} or newer is needed")
+
+
+def _candidates(ref: str) -> list[str]:
+    """Full ref names to try for what the user wrote, most specific meaning first."""
+    if ref == "HEAD":
+        return [_HEAD_REF]
+    if ref.startswith("refs/heads/"):
+        return ["refs/remotes/origin/" + ref.removeprefix("refs/heads/")]
+    if ref.startswith("refs/tags/"):
+        return [ref]
+    names = [f"refs/remotes/origin/{ref}", f"refs/tags/{ref}"]
+    return [*names, ref] if _SHORT_SHA.match(ref) else names
+
+
+_HINTS = (
+    ("could not read username", "the server wants credentials: set GITOPS_AGENT_GIT_TOKEN(_FILE)"),
+    ("authentication failed", "the server refused the credentials"),
+    ("host key verification failed", "the host's key is not in the known_hosts file"),
+    ("permission denied (publickey", "the server refused the SSH key"),
+)
+
+
+def _hint(detail: str, *, has_token: bool) -> str:
+    """A short cause for the common auth failures, whose git wording is misleading without prompts."""
+    lowered = detail.lower()
+    if has_token and "could not read username" in lowered:
+        return " (the server refused the token: check it and the user name)"
+    for needle, hint in _HINTS:
+        if needle in lowered:
+            return f" ({hint})"
+    return ""
+
+
+def _rev_parse(repo: Repo, name: str) -> str | None:
+    try:
+        out = repo.git.rev_parse("--verify", "--quiet", "--end-of-options", f"{name}^{{commit}}")
+    except GitCommandError:
+        return None
+    return str(out).strip() or None
+
+
+def _names(repo: Repo, prefix: str, limit: int = 10) -> str:
+    try:
+        out = str(repo.git.for_each_ref("--format=%(refname)", f"--count={limit}", prefix))
+    except GitCommandError:
+        return ""
+    return ", ".join(line.removeprefix(prefix) for line in out.splitlines())
+
+
+def _gc(repo: Repo) -> None:
+    """Housekeeping after the snapshot is ready, so a slow gc can never fail a fetch."""
+    try:
+        repo.git.gc("--auto", "--quiet")
+    except GitCommandError as err:
+        log.warning("git gc in %s failed: %s", repo.git_dir, git_error_text(err))
+
+
+def _with_url_credentials(url: RepoUrl, auth: GitAuth | None) -> GitAuth | None:
+    """Move a token pasted into an HTTPS URL into GitAuth, so it never reaches git's argv or config."""
+    if url.transport is not Transport.HTTP or url.password is None:
+        return auth
+    if auth is not None and auth.has_token:
+        log.warning("ignoring the password in the repository URL: a token is configured")
+        return auth
+    username = url.username or (auth.https_username if auth else "git")
+    if auth is None:
+        return GitAuth(https_token=url.password, https_username=username)
+    return GitAuth(
+        https_token=url.password,
+        https_username=username,
+        ssh_key_file=auth.ssh_key_file,
+        known_hosts_file=auth.known_hosts_file,
+    )
+
+
+def _warn_plain_http(url: RepoUrl, auth: GitAuth | None) -> None:
+    parts = urlsplit(url.url)
+    if parts.scheme != "http" or auth is None or not auth.has_token:
+        return
+    host = parts.hostname or ""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        log.warning("the Git token for %s is sent over plain HTTP; prefer https://", url.url)
+
+
+def _thread_lock(root: Path) -> threading.Lock:
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(root, threading.Lock())
+
+
+@contextmanager
+def _locked(root: Path) -> Iterator[None]:
+    """Exclusive use of one cache directory, across threads and processes."""
+    with _thread_lock(root):
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            handle = (root / "lock").open("a")
+        except OSError as err:
+            raise SourceError(f"cannot use the Git cache directory {root}: {err}") from err
+        with handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
