@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from kubernetes import client, config
 
+from gitops_agent.kube import KubeClient, connect
 from gitops_agent.localcluster import LocalCluster, Mode, ensure_binaries
 
 _FULL_MODE_NEEDED = False
@@ -77,3 +78,9 @@ def _wait_for_default_service_account(core: client.CoreV1Api, namespace: str) ->
 @pytest.fixture
 def repo_root() -> Path:
     return Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def kube(cluster: LocalCluster) -> KubeClient:
+    """The project's own client (the one door to the API), as cluster admin."""
+    return connect(str(cluster.kubeconfig))

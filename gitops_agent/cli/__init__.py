@@ -13,10 +13,26 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 
 from gitops_agent import __version__
-from gitops_agent.cli import cluster_cmd, demo_cmd
+from gitops_agent.cli import (
+    cluster_cmd,
+    demo_cmd,
+    history_cmd,
+    render_cmd,
+    schema_cmd,
+    sync_cmd,
+    validate_cmd,
+)
 from gitops_agent.errors import GitopsAgentError
 
-COMMAND_MODULES: list[ModuleType] = [demo_cmd, cluster_cmd]
+COMMAND_MODULES: list[ModuleType] = [
+    demo_cmd,
+    cluster_cmd,
+    validate_cmd,
+    render_cmd,
+    schema_cmd,
+    sync_cmd,
+    history_cmd,
+]
 
 Handler = Callable[[argparse.Namespace], int]
 

@@ -1,0 +1,181 @@
+"""`gitops-agent diff` and `gitops-agent sync`: converge a cluster to a repository, once."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from gitops_agent.apply import ApplyOptions
+from gitops_agent.cli.common import add_cluster_flags, add_repo_flags, kube_from, open_repo
+from gitops_agent.diff import Action, format_changes, summary_counts
+from gitops_agent.health import Health, UnitHealth, progress_line, wait_for_health
+from gitops_agent.kube import KubeClient
+from gitops_agent.sync import SyncOptions, SyncReport, SyncState, UnitResult, sync
+
+FORMATS = ("text", "json", "markdown")
+
+
+def register(subparsers: Any) -> None:
+    diff = subparsers.add_parser(
+        "diff",
+        help="show what a sync would change (server-side dry-run; secrets masked)",
+        description="Compare the repository's rendered objects with the live cluster using server-side "
+        "apply dry-runs. Exit 0 when it could compute the diff (1 with --exit-code if anything would "
+        "change), 1 when the repository has problems.",
+    )
+    _common(diff)
+    diff.add_argument("--exit-code", action="store_true", help="exit 1 when anything would change")
+    diff.set_defaults(handler=_diff)
+
+    run = subparsers.add_parser(
+        "sync",
+        help="converge the cluster to the repository once",
+        description="Render, diff, server-side apply (only what changed), prune (behind safety guards) "
+        "and record revisions. Exit 0 when every deployment synced (and, with --wait, became healthy).",
+    )
+    _common(run)
+    run.add_argument("--dry-run", action="store_true", help="plan only; write nothing")
+    run.add_argument("--wait", action="store_true", help="wait until the synced deployments are healthy")
+    run.add_argument("--timeout", type=float, default=300.0, help="--wait timeout in seconds (default 300)")
+    run.add_argument(
+        "--prune",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="delete owned objects that left the repository (default: settings sync.prune)",
+    )
+    run.add_argument(
+        "--allow-mass-prune",
+        action="store_true",
+        help="allow a prune larger than the settings' maxShare of owned objects",
+    )
+    run.add_argument(
+        "--force-conflicts",
+        action="store_true",
+        help="take over fields another field manager owns (Git wins)",
+    )
+    run.add_argument(
+        "--recreate-statefulsets",
+        action="store_true",
+        help="allow delete + re-create of a StatefulSet on an immutable-field change (PVCs kept)",
+    )
+    run.set_defaults(handler=_sync)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    add_repo_flags(parser)
+    add_cluster_flags(parser)
+    parser.add_argument(
+        "--deployment",
+        action="append",
+        dest="units",
+        metavar="NAME",
+        help="only this deployment (repeatable)",
+    )
+    parser.add_argument("--format", choices=FORMATS, default="text", help="output format (default text)")
+    parser.add_argument("--workers", type=int, default=8, help="deployments synced in parallel (default 8)")
+
+
+def _options(args: argparse.Namespace, *, dry_run: bool) -> SyncOptions:
+    return SyncOptions(
+        state_namespace=args.state_namespace,
+        dry_run=dry_run,
+        prune=getattr(args, "prune", None),
+        allow_mass_prune=getattr(args, "allow_mass_prune", False),
+        apply=ApplyOptions(
+            force_conflicts=getattr(args, "force_conflicts", False),
+            recreate_statefulsets=getattr(args, "recreate_statefulsets", False),
+        ),
+        workers=args.workers,
+        units=frozenset(args.units) if args.units else None,
+    )
+
+
+def _diff(args: argparse.Namespace) -> int:
+    report = sync(kube_from(args), open_repo(args).fetch(), _options(args, dry_run=True))
+    print(format_changes(report.changes, args.format, problems=_problems(report)), end="")
+    if not report.ok:
+        return 1
+    changed = any(c.action is not Action.UNCHANGED for c in report.changes)
+    return 1 if args.exit_code and changed else 0
+
+
+def _sync(args: argparse.Namespace) -> int:
+    kube = kube_from(args)
+    snapshot = open_repo(args).fetch()
+    on_unit = None if args.format != "text" else _print_unit
+    report = sync(kube, snapshot, _options(args, dry_run=args.dry_run), on_unit=on_unit)
+    healths = _wait(kube, report, args) if args.wait and not args.dry_run else {}
+    if args.format == "text":
+        _print_summary(report)
+    else:
+        print(_structured(report, healths, args.format), end="")
+    degraded = any(h.health is not Health.HEALTHY for h in healths.values())
+    return 0 if report.ok and not report.prune_refused and not degraded else 1
+
+
+def _wait(kube: KubeClient, report: SyncReport, args: argparse.Namespace) -> dict[str, UnitHealth]:
+    units = {u.unit: u.keys for u in report.units if u.state is SyncState.SYNCED}
+    progress = (lambda h: print(progress_line(h), flush=True)) if args.format == "text" else None
+    return wait_for_health(kube, units, timeout_seconds=args.timeout, on_progress=progress)
+
+
+def _problems(report: SyncReport) -> list[str]:
+    return list(report.problems) + [f"{u.unit}: {u.error}" for u in report.units if u.error]
+
+
+def _print_unit(result: UnitResult) -> None:
+    counts = summary_counts(result.changes)
+    changed = ", ".join(f"{n} {a}" for a, n in counts.items() if n and a != "unchanged") or "no changes"
+    revision = f"r{result.revision}" if result.revision else "-"
+    line = f"{result.unit:<24} {result.state.value:<10} {revision:<5} {changed}"
+    if result.error:
+        line += f"\n    error: {result.error}"
+    print(line, flush=True)
+
+
+def _print_summary(report: SyncReport) -> None:
+    for problem in report.problems:
+        print(f"error: {problem}", file=sys.stderr)
+    for change in report.prune_changes:
+        reason = f" ({change.reason})" if change.reason else ""
+        print(f"{change.action.value:<9} {change.unit:<24} {change.key}{reason}")
+    if report.prune_refused:
+        print(f"prune refused: {report.prune_refused}", file=sys.stderr)
+    counts = summary_counts(report.changes)
+    failed = sum(1 for u in report.units if u.state is SyncState.FAILED)
+    print(
+        f"commit {report.snapshot.short_commit}: {len(report.units)} deployments, {failed} failed; "
+        + ", ".join(f"{n} {a}" for a, n in counts.items() if n)
+    )
+
+
+def _structured(report: SyncReport, healths: dict[str, UnitHealth], fmt: str) -> str:
+    if fmt == "markdown":
+        return format_changes(report.changes, "markdown", problems=_problems(report))
+    return (
+        json.dumps(
+            {
+                "commit": report.snapshot.commit,
+                "ok": report.ok,
+                "problems": list(report.problems),
+                "pruneRefused": report.prune_refused,
+                "deployments": [
+                    {
+                        "name": u.unit,
+                        "state": u.state.value,
+                        "revision": u.revision,
+                        "newRevision": u.new_revision,
+                        "error": u.error,
+                        "health": healths[u.unit].health.value if u.unit in healths else None,
+                        "changes": [c.to_json() for c in u.changes if c.action is not Action.UNCHANGED],
+                    }
+                    for u in report.units
+                ],
+                "pruned": [c.to_json() for c in report.prune_changes],
+            },
+            indent=2,
+        )
+        + "\n"
+    )

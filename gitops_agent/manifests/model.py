@@ -1,0 +1,274 @@
+"""Typed, immutable results of loading a deployments repository.
+
+Everything downstream (render, the sync engine, the CLI) works on these frozen dataclasses rather than
+on raw YAML, so defaults are resolved once, here, and an `AgentDeployment` that exists is known to be
+valid. Problems are values too: loading never raises for bad input, it reports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong with the repository, located as precisely as the input allows."""
+
+    file: str
+    line: int
+    column: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}:{self.column}"
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+class DeploymentType(StrEnum):
+    """LangGraph Platform's two deployment flavours."""
+
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Container requests and limits as Kubernetes quantity strings (None = not set)."""
+
+    cpu_request: str | None = None
+    memory_request: str | None = None
+    cpu_limit: str | None = None
+    memory_limit: str | None = None
+
+    def to_kubernetes(self) -> dict[str, dict[str, str]]:
+        """The `resources` block of a container, leaving out what is not set."""
+        out: dict[str, dict[str, str]] = {}
+        for section, cpu, memory in (
+            ("requests", self.cpu_request, self.memory_request),
+            ("limits", self.cpu_limit, self.memory_limit),
+        ):
+            values = {k: v for k, v in (("cpu", cpu), ("memory", memory)) if v is not None}
+            if values:
+                out[section] = values
+        return out
+
+
+@dataclass(frozen=True)
+class Autoscaling:
+    """A HorizontalPodAutoscaler on CPU; only built when max > min."""
+
+    min_replicas: int
+    max_replicas: int
+    target_cpu_utilization: int
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How many pods: a fixed count, or a range owned by an autoscaler (then `replicas` is the minimum)."""
+
+    replicas: int
+    autoscaling: Autoscaling | None = None
+
+    @property
+    def max_pods(self) -> int:
+        """Most pods that can run at once (ignoring rollout surge)."""
+        return self.autoscaling.max_replicas if self.autoscaling else self.replicas
+
+
+@dataclass(frozen=True)
+class SecretKeyRef:
+    """A key in an existing Secret."""
+
+    name: str
+    key: str
+
+
+@dataclass(frozen=True)
+class SecretEnvVar:
+    """An environment variable read from a Secret."""
+
+    name: str
+    secret: SecretKeyRef
+
+
+@dataclass(frozen=True)
+class Queue:
+    """Background run execution: inside the API server, or in separate queue-worker pods."""
+
+    enabled: bool
+    scale: Scale
+    jobs_per_worker: int
+    resources: Resources
+
+
+@dataclass(frozen=True)
+class ManagedPostgres:
+    """Postgres run by gitops-agent as a StatefulSet."""
+
+    image: str
+    storage: str
+    storage_class_name: str | None
+    max_connections: int
+    keep_volume_on_delete: bool
+    resources: Resources
+
+
+@dataclass(frozen=True)
+class ManagedRedis:
+    """Redis run by gitops-agent as a Deployment."""
+
+    image: str
+    resources: Resources
+
+
+@dataclass(frozen=True)
+class External:
+    """A database run elsewhere; its connection URI lives in a Secret."""
+
+    uri_secret: SecretKeyRef
+
+
+@dataclass(frozen=True)
+class Ingress:
+    """How the API server is reached from outside: the host and the full (composed) path."""
+
+    host: str
+    path: str
+    shared_host: bool
+    tls_secret_name: str | None
+    class_name: str | None
+    annotations: tuple[tuple[str, str], ...]
+
+    @property
+    def mount_prefix(self) -> str | None:
+        """What LangGraph Server must be told (`MOUNT_PREFIX`) to serve under this path; None at `/`."""
+        return None if self.path == "/" else self.path
+
+
+@dataclass(frozen=True)
+class AgentDeployment:
+    """One valid `deployments/<name>.yaml`, with every default resolved."""
+
+    name: str
+    namespace: str
+    file: str
+    image: str
+    type: DeploymentType
+    scale: Scale
+    resources: Resources
+    env: tuple[tuple[str, str], ...]
+    secret_env: tuple[SecretEnvVar, ...]
+    queue: Queue
+    postgres: ManagedPostgres | External
+    redis: ManagedRedis | External
+    ingress: Ingress | None
+    auto_rollback: bool
+    labels: tuple[tuple[str, str], ...] = ()
+    annotations: tuple[tuple[str, str], ...] = ()
+    service_account_name: str | None = None
+    image_pull_secrets: tuple[str, ...] = ()
+    node_selector: tuple[tuple[str, str], ...] = ()
+    tolerations: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class IngressSettings:
+    """The shared entry point all path-routed deployments hang under."""
+
+    host: str | None = None
+    class_name: str | None = None
+    tls_secret_name: str | None = None
+    base_path: str = "/"
+    annotations: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class PrunePolicy:
+    """Whether and how much the sync engine may delete in one go."""
+
+    enabled: bool = True
+    max_share: float = 0.5
+
+
+@dataclass(frozen=True)
+class SyncPolicy:
+    """Repository-wide sync behaviour for the in-cluster agent."""
+
+    self_heal: bool = True
+    prune: PrunePolicy = PrunePolicy()
+    auto_rollback: bool = True
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """Values for deployments that leave them out."""
+
+    type: DeploymentType = DeploymentType.DEVELOPMENT
+    resources: Resources = Resources()
+    postgres_storage: str = "10Gi"
+    postgres_storage_class_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A valid `gitops-agent.yaml`."""
+
+    namespace: str
+    allowed_namespaces: tuple[str, ...]
+    ingress: IngressSettings
+    defaults: Defaults
+    sync: SyncPolicy
+    file: str = "gitops-agent.yaml"
+
+    def namespace_allowed(self, namespace: str) -> bool:
+        """The target namespace and the listed extra namespaces are allowed."""
+        return namespace == self.namespace or namespace in self.allowed_namespaces
+
+
+@dataclass(frozen=True)
+class Unit:
+    """What the sync engine converges as one piece: a deployment, or the plain `manifests/` folder."""
+
+    name: str
+    files: tuple[str, ...]
+    deployment: AgentDeployment | None = None
+    plain_objects: tuple[dict[str, Any], ...] = ()
+    problems: tuple[Problem, ...] = ()
+
+    @property
+    def valid(self) -> bool:
+        """True when the unit can be rendered and applied."""
+        return not self.problems
+
+
+@dataclass(frozen=True)
+class RepositoryLoad:
+    """Everything `load_repository` found.
+
+    `problems` holds what belongs to no single unit (settings, repository layout) and cross-file
+    conflicts (duplicate names, ingress routes, object names); a cross-file conflict is also attached
+    to every unit involved, so each of those units is invalid on its own.
+    """
+
+    settings: Settings | None
+    units: tuple[Unit, ...]
+    problems: tuple[Problem, ...]
+
+    @property
+    def valid(self) -> bool:
+        """True when the settings and every unit are valid."""
+        return self.settings is not None and not self.problems and all(u.valid for u in self.units)
+
+    def all_problems(self) -> tuple[Problem, ...]:
+        """Every problem once, sorted by file and position."""
+        seen = set(self.problems)
+        for unit in self.units:
+            seen.update(unit.problems)
+        return tuple(sorted(seen))
+
+    def unit(self, name: str) -> Unit | None:
+        """The unit called `name`, if any."""
+        return next((u for u in self.units if u.name == name), None)

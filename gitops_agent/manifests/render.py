@@ -1,0 +1,136 @@
+"""Render a valid unit into the ordered Kubernetes objects the sync engine applies.
+
+Rendering is a pure function of (unit, settings, secret_seed): no clock, no randomness, no cluster.
+That makes the spec hash meaningful (it changes exactly when the desired state changes, which is what
+bumps a deployment's revision) and lets `gitops-agent render` show users precisely what will be
+applied. Revision and commit are stamped afterwards (`stamp_revision`), so they never feed the hash.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from gitops_agent.errors import ManifestError
+from gitops_agent.manifests import render_agent, render_backing
+from gitops_agent.manifests.labels import (
+    ANNOTATION_COMMIT,
+    ANNOTATION_REVISION,
+    ANNOTATION_SPEC_HASH,
+    COMPONENT_API,
+    COMPONENT_QUEUE,
+    ENV_DEPLOYMENT,
+    ENV_REVISION,
+    LABEL_COMPONENT,
+    LABEL_DEPLOYMENT,
+    LABEL_MANAGED_BY,
+    MANAGED_BY,
+    MANIFESTS_UNIT,
+)
+from gitops_agent.manifests.model import AgentDeployment, ManagedPostgres, ManagedRedis, Settings, Unit
+from gitops_agent.manifests.objects import DesiredObject, RenderedUnit, Stage, sha256_of
+
+PLACEHOLDER_SEED = b"gitops-agent offline placeholder seed - not for clusters"
+"""Seed for offline renders (CLI, tests); the in-cluster agent keeps its real seed in a Secret."""
+
+_KIND_STAGES = {
+    "Secret": Stage.CONFIG, "ConfigMap": Stage.CONFIG, "ServiceAccount": Stage.CONFIG, "Role": Stage.CONFIG,
+    "RoleBinding": Stage.CONFIG, "NetworkPolicy": Stage.CONFIG, "ResourceQuota": Stage.CONFIG,
+    "LimitRange": Stage.CONFIG, "PersistentVolumeClaim": Stage.CONFIG,
+    "Service": Stage.SERVICE, "Ingress": Stage.ROUTING,
+    "HorizontalPodAutoscaler": Stage.SCALING, "PodDisruptionBudget": Stage.SCALING,
+}  # fmt: skip
+"""Stage of a plain manifest by kind; anything else (workloads, custom resources) is a WORKLOAD."""
+
+
+def render_unit(unit: Unit, settings: Settings, *, secret_seed: bytes) -> RenderedUnit:
+    """Ordered desired objects of a valid unit; raises ManifestError for an invalid one."""
+    if not unit.valid:
+        first = unit.problems[0]
+        more = f" (and {len(unit.problems) - 1} more problems)" if len(unit.problems) > 1 else ""
+        raise ManifestError(f"cannot render {unit.name}: {first}{more}")
+    if unit.deployment is not None:
+        staged = _deployment_objects(unit.deployment, secret_seed=secret_seed)
+        namespace = unit.deployment.namespace
+    elif unit.name == MANIFESTS_UNIT:
+        staged = [(_KIND_STAGES.get(m["kind"], Stage.WORKLOAD), _owned_plain(m)) for m in unit.plain_objects]
+        namespace = settings.namespace
+    else:
+        raise ManifestError(f"cannot render {unit.name}: it holds no deployment")
+    objects = sorted(
+        (DesiredObject(int(stage), _with_spec_hash(m)) for stage, m in staged), key=DesiredObject.sort_key
+    )
+    spec_hash = sha256_of([o.manifest for o in objects])
+    return RenderedUnit(name=unit.name, namespace=namespace, objects=tuple(objects), spec_hash=spec_hash)
+
+
+def _deployment_objects(dep: AgentDeployment, *, secret_seed: bytes) -> list[tuple[Stage, dict[str, Any]]]:
+    staged: list[tuple[Stage, dict[str, Any]]] = []
+    backing: list[dict[str, Any]] = []
+    if isinstance(dep.postgres, ManagedPostgres):
+        backing += render_backing.postgres_objects(dep, dep.postgres, secret_seed=secret_seed)
+    if isinstance(dep.redis, ManagedRedis):
+        backing += render_backing.redis_objects(dep, dep.redis, secret_seed=secret_seed)
+    for manifest in backing:
+        staged.append((Stage.CONFIG if manifest["kind"] == "Secret" else Stage.DATA, manifest))
+    staged.append((Stage.WORKLOAD, render_agent.api_deployment(dep)))
+    if dep.queue.enabled:
+        staged.append((Stage.WORKLOAD, render_agent.queue_deployment(dep)))
+    staged.append((Stage.SERVICE, render_agent.service(dep)))
+    ingress = render_agent.ingress(dep)
+    if ingress is not None:
+        staged.append((Stage.ROUTING, ingress))
+    staged.extend((Stage.SCALING, m) for m in render_agent.scaling_objects(dep))
+    return staged
+
+
+def _owned_plain(manifest: dict[str, Any]) -> dict[str, Any]:
+    """A plain manifest with the ownership labels added (other user labels are kept as written)."""
+    out = copy.deepcopy(manifest)
+    labels = out["metadata"].setdefault("labels", {})
+    labels[LABEL_MANAGED_BY] = MANAGED_BY
+    labels[LABEL_DEPLOYMENT] = MANIFESTS_UNIT
+    return out
+
+
+def _with_spec_hash(manifest: dict[str, Any]) -> dict[str, Any]:
+    """Annotate the object with the hash of its own content, so drift in the desired spec is cheap to see."""
+    digest = sha256_of(manifest)
+    manifest["metadata"].setdefault("annotations", {})[ANNOTATION_SPEC_HASH] = digest
+    return manifest
+
+
+def stamp_revision(rendered: RenderedUnit, *, revision: int, commit: str) -> list[dict[str, Any]]:
+    """Deep copies of the objects with revision and commit annotations, and GITOPS_AGENT_REVISION on agents.
+
+    The env var restarts agent pods on every new revision (a revision is a release); the annotations
+    let anyone reading the cluster trace an object back to the commit that produced it.
+    """
+    stamped = []
+    for obj in rendered.objects:
+        manifest = copy.deepcopy(obj.manifest)
+        annotations = manifest["metadata"].setdefault("annotations", {})
+        annotations[ANNOTATION_REVISION] = str(revision)
+        annotations[ANNOTATION_COMMIT] = commit
+        if _is_agent_workload(manifest):
+            for container in manifest["spec"]["template"]["spec"]["containers"]:
+                _add_revision_env(container, revision)
+        stamped.append(manifest)
+    return stamped
+
+
+def _is_agent_workload(manifest: dict[str, Any]) -> bool:
+    labels = manifest["metadata"].get("labels", {})
+    return (
+        manifest["kind"] == "Deployment"
+        and labels.get(LABEL_DEPLOYMENT) != MANIFESTS_UNIT
+        and labels.get(LABEL_COMPONENT) in (COMPONENT_API, COMPONENT_QUEUE)
+    )
+
+
+def _add_revision_env(container: dict[str, Any], revision: int) -> None:
+    env = [e for e in container.setdefault("env", []) if e.get("name") != ENV_REVISION]
+    names = [e.get("name") for e in env]
+    position = names.index(ENV_DEPLOYMENT) + 1 if ENV_DEPLOYMENT in names else len(env)
+    env.insert(position, {"name": ENV_REVISION, "value": str(revision)})
+    container["env"] = env

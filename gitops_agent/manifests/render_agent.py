@@ -1,0 +1,221 @@
+"""The LangGraph Server itself: API server and queue-worker Deployments, Service, Ingress, HPA, PDB.
+
+Follows how LangGraph Platform runs the server: one image for both roles, HTTP on port 8000 with a
+health endpoint at `/ok` (kept at the root even under a `MOUNT_PREFIX`), queue workers started with
+`python -m langgraph_api.queue_entrypoint`, and `N_JOBS_PER_WORKER=0` on the API server once workers
+run separately.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gitops_agent.manifests.labels import (
+    APP_API,
+    APP_QUEUE,
+    COMPONENT_API,
+    COMPONENT_QUEUE,
+    ENV_DEPLOYMENT,
+    selector_labels,
+)
+from gitops_agent.manifests.model import AgentDeployment, DeploymentType, Resources, Scale
+from gitops_agent.manifests.render_backing import connection_env, pool_size
+from gitops_agent.manifests.render_common import object_meta, pod_meta, pull_secrets, secret_env, selector
+
+PORT = 8000
+HEALTH_PATH = "/ok"
+QUEUE_COMMAND = ["python", "-m", "langgraph_api.queue_entrypoint"]
+POOL_ENV = "LANGGRAPH_POSTGRES_POOL_MAX_SIZE"
+JOB_GRACE_SECONDS = 190
+"""LangGraph waits up to 180 s (BG_JOB_SHUTDOWN_GRACE_PERIOD_SECS) for running jobs on shutdown."""
+REVISION_HISTORY = 5
+
+
+def queue_name(dep: AgentDeployment) -> str:
+    return f"{dep.name}-queue"
+
+
+def _http_probe(*, period: int, failures: int) -> dict[str, Any]:
+    return {
+        "httpGet": {"path": HEALTH_PATH, "port": "http"},
+        "periodSeconds": period,
+        "timeoutSeconds": 5,
+        "failureThreshold": failures,
+    }
+
+
+def _env(dep: AgentDeployment, *, jobs: int, mount_prefix: str | None) -> list[dict[str, Any]]:
+    """Injected variables first (in a fixed order), then the user's plain and Secret variables."""
+    env: list[dict[str, Any]] = [{"name": "PORT", "value": str(PORT)}]
+    if mount_prefix:
+        env.append({"name": "MOUNT_PREFIX", "value": mount_prefix})
+    env.append({"name": "N_JOBS_PER_WORKER", "value": str(jobs)})
+    env.extend(connection_env(dep))
+    env.append({"name": ENV_DEPLOYMENT, "value": dep.name})
+    pool = pool_size(dep)
+    if pool is not None and POOL_ENV not in dict(dep.env):
+        env.append({"name": POOL_ENV, "value": str(pool)})
+    env.extend({"name": name, "value": value} for name, value in dep.env)
+    env.extend(secret_env(var.name, var.secret) for var in dep.secret_env)
+    return env
+
+
+def _container(
+    dep: AgentDeployment, name: str, *, env: list[dict[str, Any]], resources: Resources
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "image": dep.image,
+        "env": env,
+        "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
+        # Startup covers database migrations on first boot; liveness only starts after it passes.
+        "startupProbe": _http_probe(period=5, failures=60),
+        "readinessProbe": _http_probe(period=10, failures=3),
+        "livenessProbe": _http_probe(period=15, failures=4),
+        "resources": resources.to_kubernetes(),
+        "securityContext": {"allowPrivilegeEscalation": False},
+    }
+
+
+def _workload(
+    dep: AgentDeployment,
+    name: str,
+    *,
+    app: str,
+    component: str,
+    scale: Scale,
+    container: dict[str, Any],
+    grace: int,
+) -> dict[str, Any]:
+    pod_spec: dict[str, Any] = {
+        **pull_secrets(dep),
+        "enableServiceLinks": False,
+        "terminationGracePeriodSeconds": grace,
+        "containers": [container],
+    }
+    if dep.service_account_name:
+        pod_spec["serviceAccountName"] = dep.service_account_name
+    if dep.node_selector:
+        pod_spec["nodeSelector"] = dict(dep.node_selector)
+    if dep.tolerations:
+        pod_spec["tolerations"] = [dict(t) for t in dep.tolerations]
+    spec: dict[str, Any] = {
+        "revisionHistoryLimit": REVISION_HISTORY,
+        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+        "selector": selector(dep, app),
+        "template": {"metadata": pod_meta(dep, app=app, component=component), "spec": pod_spec},
+    }
+    if scale.autoscaling is None:
+        spec["replicas"] = scale.replicas  # with an HPA the field is left out: the HPA owns it
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": object_meta(dep, name, app=app, component=component),
+        "spec": spec,
+    }
+
+
+def api_deployment(dep: AgentDeployment) -> dict[str, Any]:
+    """The API server Deployment (it also executes runs unless queue workers are enabled)."""
+    jobs = 0 if dep.queue.enabled else dep.queue.jobs_per_worker
+    mount_prefix = dep.ingress.mount_prefix if dep.ingress else None
+    container = _container(
+        dep, COMPONENT_API, env=_env(dep, jobs=jobs, mount_prefix=mount_prefix), resources=dep.resources
+    )
+    grace = 30 if dep.queue.enabled else JOB_GRACE_SECONDS
+    return _workload(
+        dep, dep.name, app=APP_API, component=COMPONENT_API, scale=dep.scale, container=container, grace=grace
+    )
+
+
+def queue_deployment(dep: AgentDeployment) -> dict[str, Any]:
+    """The queue-worker Deployment (only rendered with `queue.enabled`)."""
+    env = _env(dep, jobs=dep.queue.jobs_per_worker, mount_prefix=None)
+    container = {
+        "command": QUEUE_COMMAND,
+        **_container(dep, COMPONENT_QUEUE, env=env, resources=dep.queue.resources),
+    }
+    return _workload(
+        dep, queue_name(dep), app=APP_QUEUE, component=COMPONENT_QUEUE, scale=dep.queue.scale,
+        container=container, grace=JOB_GRACE_SECONDS,
+    )  # fmt: skip
+
+
+def service(dep: AgentDeployment) -> dict[str, Any]:
+    """ClusterIP Service `<name>:8000` in front of the API server pods."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": object_meta(dep, dep.name, app=APP_API, component=COMPONENT_API),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": selector_labels(APP_API, dep.name),
+            "ports": [{"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"}],
+        },
+    }
+
+
+def ingress(dep: AgentDeployment) -> dict[str, Any] | None:
+    """One Ingress per deployment; path-routed ones share host, class and TLS secret."""
+    route = dep.ingress
+    if route is None:
+        return None
+    meta = object_meta(dep, dep.name, app=APP_API, component=COMPONENT_API)
+    if route.annotations:
+        meta["annotations"] = {**meta.get("annotations", {}), **dict(route.annotations)}
+    backend = {"service": {"name": dep.name, "port": {"name": "http"}}}
+    spec: dict[str, Any] = {
+        "rules": [
+            {
+                "host": route.host,
+                "http": {"paths": [{"path": route.path, "pathType": "Prefix", "backend": backend}]},
+            }
+        ]
+    }
+    if route.class_name:
+        spec["ingressClassName"] = route.class_name
+    if route.tls_secret_name:
+        spec["tls"] = [{"hosts": [route.host], "secretName": route.tls_secret_name}]
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": meta, "spec": spec}
+
+
+def _hpa(dep: AgentDeployment, name: str, *, app: str, component: str, scale: Scale) -> dict[str, Any] | None:
+    if scale.autoscaling is None:
+        return None
+    target = {"type": "Utilization", "averageUtilization": scale.autoscaling.target_cpu_utilization}
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": object_meta(dep, name, app=app, component=component),
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+            "minReplicas": scale.autoscaling.min_replicas,
+            "maxReplicas": scale.autoscaling.max_replicas,
+            "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": target}}],
+        },
+    }
+
+
+def _pdb(dep: AgentDeployment, name: str, *, app: str, component: str) -> dict[str, Any]:
+    """At most one pod down at a time through voluntary disruptions (node drains)."""
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": object_meta(dep, name, app=app, component=component),
+        "spec": {"maxUnavailable": 1, "selector": selector(dep, app)},
+    }
+
+
+def scaling_objects(dep: AgentDeployment) -> list[dict[str, Any]]:
+    """HPAs (where autoscaling applies) and, for production, PodDisruptionBudgets."""
+    roles = [(dep.name, APP_API, COMPONENT_API, dep.scale)]
+    if dep.queue.enabled:
+        roles.append((queue_name(dep), APP_QUEUE, COMPONENT_QUEUE, dep.queue.scale))
+    out: list[dict[str, Any]] = []
+    for name, app, component, scale in roles:
+        hpa = _hpa(dep, name, app=app, component=component, scale=scale)
+        if hpa is not None:
+            out.append(hpa)
+        if dep.type is DeploymentType.PRODUCTION:
+            out.append(_pdb(dep, name, app=app, component=component))
+    return out

@@ -1,0 +1,242 @@
+"""`load_repository`: a deployments repository on disk → settings, units and problems.
+
+One unit per `deployments/*.yaml` (named after the file, which must match `metadata.name`, so a broken
+file still names the deployment it is about and the sync engine can hold that deployment as it is),
+plus the `manifests` unit for `manifests/`. Each file is loaded and checked on its own, so one
+invalid file never hides the others' results; then cross-file checks (names, routes, object names)
+mark every unit involved.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gitops_agent.manifests.build import deployment_from
+from gitops_agent.manifests.labels import MANIFESTS_UNIT
+from gitops_agent.manifests.model import AgentDeployment, Problem, RepositoryLoad, Settings, Unit
+from gitops_agent.manifests.objects import ObjectKey
+from gitops_agent.manifests.plain import (
+    MANIFESTS_DIR,
+    YAML_SUFFIXES,
+    PlainObject,
+    load_plain,
+    manifest_files,
+    object_identity,
+)
+from gitops_agent.manifests.render import PLACEHOLDER_SEED, render_unit
+from gitops_agent.manifests.schemas import validate_document
+from gitops_agent.manifests.settings import SETTINGS_FILE, load_settings
+from gitops_agent.manifests.validate import Checker, check_deployment, route_conflicts
+from gitops_agent.manifests.yamlpos import Document, Mark, YamlError, format_path, load_file
+
+DEPLOYMENTS_DIR = "deployments"
+
+
+@dataclass
+class _Entry:
+    """One deployment file while it is being checked."""
+
+    file: str
+    stem: str
+    doc: Document | None = None
+    deployment: AgentDeployment | None = None
+    problems: list[Problem] = field(default_factory=list)
+
+    def at(self, path: tuple[str, ...], message: str) -> Problem:
+        mark = self.doc.mark(path, prefer_key=False) if self.doc else Mark(1, 1)
+        return Problem(self.file, mark.line, mark.column, format_path(path), message)
+
+
+def deployment_files(root: Path) -> list[Path]:
+    """`deployments/*.yaml` and `*.yml` (not recursive, hidden files skipped), sorted."""
+    folder = root / DEPLOYMENTS_DIR
+    if not folder.is_dir():
+        return []
+    found = [
+        p
+        for p in folder.iterdir()
+        if p.suffix in YAML_SUFFIXES and p.is_file() and not p.name.startswith(".")
+    ]
+    return sorted(found, key=lambda p: p.name)
+
+
+def load_repository(root: Path) -> RepositoryLoad:
+    """Load, validate and cross-check a whole deployments repository; never raises for bad content."""
+    root = Path(root)
+    if not root.is_dir():
+        return RepositoryLoad(None, (), (Problem(".", 1, 1, "", f"repository directory {root} not found"),))
+    settings, repo_problems = load_settings(root)
+    if not (root / DEPLOYMENTS_DIR).is_dir() and not (root / MANIFESTS_DIR).is_dir():
+        repo_problems.append(
+            Problem(
+                SETTINGS_FILE,
+                1,
+                1,
+                "",
+                f"neither {DEPLOYMENTS_DIR}/ nor {MANIFESTS_DIR}/ exists: nothing to deploy",
+            )
+        )
+    entries = [_load_entry(path, root, settings) for path in deployment_files(root)]
+    repo_problems += _duplicate_names(entries)
+    repo_problems += _conflicting_routes(entries)
+    units = _deployment_units(entries)
+    plain: list[PlainObject] = []
+    if (root / MANIFESTS_DIR).is_dir():
+        plain_unit, plain = _manifests_unit(root, settings)
+        units.append(plain_unit)
+    if settings is not None:
+        units, collisions = _object_collisions(units, settings, entries, plain)
+        repo_problems += collisions
+    units = _merge_same_names(units)
+    return RepositoryLoad(
+        settings, tuple(sorted(units, key=lambda u: u.name)), tuple(sorted(set(repo_problems)))
+    )
+
+
+def _load_entry(path: Path, root: Path, settings: Settings | None) -> _Entry:
+    entry = _Entry(file=path.relative_to(root).as_posix(), stem=path.name.rsplit(".", 1)[0])
+    try:
+        (entry.doc,) = load_file(path, multi=False, what="AgentDeployment", root=root)
+    except YamlError as err:
+        entry.problems.append(Problem(entry.file, err.line, err.column, format_path(err.path), err.message))
+        return entry
+    entry.problems += validate_document(entry.doc, "agentdeployment", file=entry.file)
+    if entry.problems:
+        return entry
+    if settings is None:
+        entry.problems.append(entry.at((), f"not checked further: {SETTINGS_FILE} is missing or invalid"))
+        return entry
+    entry.deployment = deployment_from(entry.doc.data, settings, file=entry.file)
+    entry.problems += check_deployment(
+        entry.deployment, Checker(entry.doc, entry.file), settings, stem=entry.stem
+    )
+    return entry
+
+
+def _duplicate_names(entries: list[_Entry]) -> list[Problem]:
+    """A name used by several files: the file named after it owns it; the others are wrong."""
+    by_name: dict[str, list[_Entry]] = defaultdict(list)
+    for entry in entries:
+        name = entry.doc.get(("metadata", "name")) if entry.doc else None
+        if isinstance(name, str):
+            by_name[name].append(entry)
+    found: list[Problem] = []
+    for name, group in by_name.items():
+        if len(group) < 2:
+            continue
+        owners = [e for e in group if e.stem == name]
+        for entry in group if len(owners) != 1 else [e for e in group if e is not owners[0]]:
+            others = ", ".join(e.file for e in group if e is not entry)
+            problem = entry.at(("metadata", "name"), f"deployment name {name!r} is also defined in {others}")
+            entry.problems.append(problem)
+            found.append(problem)
+    return found
+
+
+def _conflicting_routes(entries: list[_Entry]) -> list[Problem]:
+    valid = [e for e in entries if e.deployment is not None and not e.problems and e.doc is not None]
+    by_name = {e.deployment.name: e for e in valid if e.deployment}
+    pairs = [(e.deployment, Checker(e.doc, e.file)) for e in valid if e.deployment and e.doc]
+    found = []
+    for name, problem in route_conflicts(pairs):
+        by_name[name].problems.append(problem)
+        found.append(problem)
+    return found
+
+
+def _deployment_units(entries: list[_Entry]) -> list[Unit]:
+    units = []
+    for entry in entries:
+        deployment = entry.deployment if not entry.problems else None
+        units.append(
+            Unit(
+                entry.stem, (entry.file,), deployment=deployment, problems=tuple(sorted(set(entry.problems)))
+            )
+        )
+    return units
+
+
+def _manifests_unit(root: Path, settings: Settings | None) -> tuple[Unit, list[PlainObject]]:
+    files = tuple(p.relative_to(root).as_posix() for p in manifest_files(root))
+    if settings is None:
+        problem = Problem(
+            files[0] if files else MANIFESTS_DIR,
+            1,
+            1,
+            "",
+            f"not checked: {SETTINGS_FILE} is missing or invalid",
+        )
+        return Unit(MANIFESTS_UNIT, files, problems=(problem,)), []
+    objects, problems = load_plain(root, settings)
+    plain = tuple(o.manifest for o in objects) if not problems else ()
+    return Unit(MANIFESTS_UNIT, files, plain_objects=plain, problems=tuple(problems)), objects
+
+
+def _object_collisions(
+    units: list[Unit], settings: Settings, entries: list[_Entry], plain: list[PlainObject]
+) -> tuple[list[Unit], list[Problem]]:
+    """Two units rendering the same object would fight over it forever; both are marked invalid."""
+    claims: dict[tuple[str, str, str, str], list[str]] = defaultdict(list)
+    for unit in units:
+        if unit.valid:
+            for obj in render_unit(unit, settings, secret_seed=PLACEHOLDER_SEED).objects:
+                claims[_identity(obj.key)].append(unit.name)
+    where = {e.stem: e for e in entries}
+    files = {u.name: ", ".join(u.files) for u in units}
+    located = {object_identity(o.manifest): o for o in plain}
+    extra: dict[str, list[Problem]] = defaultdict(list)
+    for identity, names in claims.items():
+        if len(names) < 2:
+            continue
+        for name in names:
+            others = ", ".join(f"{n} ({files[n]})" for n in names if n != name)
+            message = f"{identity[1]}/{identity[2]}/{identity[3]} is also rendered by {others}"
+            extra[name].append(_locate(name, identity, message, where, located))
+    updated = [_invalidated(u, extra[u.name]) if extra.get(u.name) else u for u in units]
+    return updated, [p for found in extra.values() for p in found]
+
+
+def _invalidated(unit: Unit, problems: list[Problem]) -> Unit:
+    merged = tuple(sorted({*unit.problems, *problems}))
+    return dataclasses.replace(unit, deployment=None, plain_objects=(), problems=merged)
+
+
+def _identity(key: ObjectKey) -> tuple[str, str, str, str]:
+    return key.group, key.kind, key.namespace, key.name
+
+
+def _locate(
+    unit: str,
+    identity: tuple[str, str, str, str],
+    message: str,
+    entries: dict[str, _Entry],
+    plain: dict[tuple[str, str, str, str], PlainObject],
+) -> Problem:
+    if unit == MANIFESTS_UNIT and identity in plain:
+        obj = plain[identity]
+        return Problem(obj.file, obj.name_mark.line, obj.name_mark.column, "metadata.name", message)
+    entry = entries.get(unit)
+    return entry.at(("metadata", "name"), message) if entry else Problem(unit, 1, 1, "", message)
+
+
+def _merge_same_names(units: Iterable[Unit]) -> list[Unit]:
+    """`x.yaml` + `x.yml` (or a `deployments/manifests.yaml`) would make two units of one name: merge them."""
+    by_name: dict[str, list[Unit]] = defaultdict(list)
+    for unit in units:
+        by_name[unit.name].append(unit)
+    merged = []
+    for name, group in by_name.items():
+        if len(group) == 1:
+            merged.append(group[0])
+            continue
+        files = tuple(f for u in group for f in u.files)
+        clash = [
+            Problem(f, 1, 1, "", f"{', '.join(files)} all define unit {name!r}; keep one file") for f in files
+        ]
+        problems = tuple(sorted({*clash, *(p for u in group for p in u.problems)}))
+        merged.append(Unit(name, files, problems=problems))
+    return merged

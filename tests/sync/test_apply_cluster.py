@@ -1,0 +1,144 @@
+"""Conflicts, immutable fields, rejected objects and secret masking, on the real apiserver."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from conftest import DeploymentsRepo
+
+from gitops_agent.apply import ApplyOptions, ImmutableFieldError, OwnershipError, apply_plan, plan_object
+from gitops_agent.diff import Action, format_changes
+from gitops_agent.kube import KubeClient
+from gitops_agent.manifests.labels import LABEL_DEPLOYMENT, LABEL_MANAGED_BY, MANAGED_BY
+from gitops_agent.manifests.render_backing import derive_password
+from gitops_agent.sync import SyncState, secret_seed
+
+OWNED = {LABEL_MANAGED_BY: MANAGED_BY, LABEL_DEPLOYMENT: "demo"}
+
+
+def _deployment(namespace: str, *, app: str, replicas: int = 1) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "demo", "namespace": namespace, "labels": dict(OWNED)},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": app}},
+            "template": {
+                "metadata": {"labels": {"app": app}},
+                "spec": {"containers": [{"name": "main", "image": "example.test/demo:1"}]},
+            },
+        },
+    }
+
+
+def test_a_field_owned_by_another_manager_is_a_clear_conflict_unless_forced(
+    deployments_repo: DeploymentsRepo,
+) -> None:
+    repo, kube = deployments_repo, deployments_repo.kube
+    repo.sync()
+    intruder = KubeClient(kube.api_client, field_manager="kubectl-edit")
+    patch = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "research-assistant", "namespace": repo.namespace},
+        "spec": {"replicas": 5},
+    }
+    intruder.apply(patch, force=True)
+
+    report = repo.sync()
+    failed = {u.unit: u for u in report.units}["research-assistant"]
+    assert failed.state is SyncState.FAILED
+    assert (
+        "conflict" in failed.error.lower()
+        and "kubectl-edit" in failed.error
+        and ".spec.replicas" in failed.error
+    )
+
+    forced = repo.sync(apply=ApplyOptions(force_conflicts=True))
+    assert forced.ok
+    live = kube.get("apps/v1", "Deployment", "research-assistant", repo.namespace)
+    assert live is not None and live["spec"]["replicas"] == 1
+
+
+def test_an_immutable_selector_change_recreates_a_deployment(kube: KubeClient, namespace: str) -> None:
+    kube.apply(_deployment(namespace, app="v1"))
+    old_uid = kube.get("apps/v1", "Deployment", "demo", namespace)["metadata"]["uid"]  # type: ignore[index]
+    desired = _deployment(namespace, app="v2")
+    planned = plan_object(kube, unit="demo", stage=2, desired=desired, options=ApplyOptions())
+    assert planned.action is Action.UPDATE and planned.recreate
+    with ThreadPoolExecutor(2) as pool:
+        apply_plan(kube, pool, [planned], options=ApplyOptions())
+    live = kube.get("apps/v1", "Deployment", "demo", namespace)
+    assert live is not None and live["metadata"]["uid"] != old_uid
+    assert live["spec"]["selector"]["matchLabels"] == {"app": "v2"}
+
+
+def test_an_immutable_statefulset_change_fails_unless_recreate_is_allowed(
+    kube: KubeClient, namespace: str
+) -> None:
+    def statefulset(storage: str) -> dict[str, Any]:
+        sts = _deployment(namespace, app="db")
+        sts["kind"] = "StatefulSet"
+        sts["spec"]["serviceName"] = "demo"
+        sts["spec"]["volumeClaimTemplates"] = [
+            {
+                "metadata": {"name": "data"},
+                "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": storage}}},
+            }
+        ]
+        return sts
+
+    kube.apply(statefulset("1Gi"))
+    with pytest.raises(ImmutableFieldError, match=r"StatefulSet .* not re-created automatically"):
+        plan_object(kube, unit="demo", stage=1, desired=statefulset("2Gi"), options=ApplyOptions())
+    allowed = plan_object(
+        kube,
+        unit="demo",
+        stage=1,
+        desired=statefulset("2Gi"),
+        options=ApplyOptions(recreate_statefulsets=True),
+    )
+    assert allowed.recreate
+
+
+def test_an_object_we_do_not_own_is_never_taken_over(kube: KubeClient, namespace: str) -> None:
+    foreign = _deployment(namespace, app="v1")
+    foreign["metadata"]["labels"] = {"team": "theirs"}
+    KubeClient(kube.api_client, field_manager="someone-else").apply(foreign)
+    with pytest.raises(OwnershipError, match="not managed by gitops-agent"):
+        plan_object(
+            kube, unit="demo", stage=2, desired=_deployment(namespace, app="v1"), options=ApplyOptions()
+        )
+
+
+def test_an_object_the_apiserver_rejects_fails_its_unit_before_any_write(
+    deployments_repo: DeploymentsRepo,
+) -> None:
+    repo, kube = deployments_repo, deployments_repo.kube
+    bad = (
+        repo.read("manifests/agents-config.yaml") + "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n"
+        "  name: bad\ndata:\n  'not a valid key!': x\n"
+    )
+    repo.push({"manifests/agents-config.yaml": bad}, "Add a ConfigMap the apiserver rejects")
+    report = repo.sync()
+    results = {u.unit: u for u in report.units}
+    assert results["manifests"].state is SyncState.FAILED
+    assert f"ConfigMap/{repo.namespace}/bad" in results["manifests"].error
+    assert kube.get("v1", "ConfigMap", "agent-prompts", repo.namespace) is None  # nothing of the unit written
+    assert all(u.state is SyncState.SYNCED for name, u in results.items() if name != "manifests")
+
+
+def test_secret_values_never_appear_in_diffs(deployments_repo: DeploymentsRepo) -> None:
+    repo, kube = deployments_repo, deployments_repo.kube
+    password = derive_password(
+        secret_seed(kube, repo.options()), namespace=repo.namespace, name="support-bot", purpose="postgres"
+    )
+    report = repo.sync(dry_run=True)
+    assert any(c.key.kind == "Secret" and c.diff for c in report.changes)
+    for fmt in ("text", "json", "markdown"):
+        assert password not in format_changes(report.changes, fmt)
+    repo.sync()
+    assert password not in format_changes(repo.sync(dry_run=True).changes, "text")
