@@ -277,6 +277,7 @@ class LocalCluster:
         return files
 
     def _create_nodes(self) -> None:
+        """Fake Nodes for kwok to manage, and the default StorageClass its volume stages serve."""
         nodes = [
             {
                 "apiVersion": "v1",
@@ -293,8 +294,11 @@ class LocalCluster:
             }
             for index in range(self.node_count)
         ]
+        # kwok's stage folder also holds its default StorageClass (provisioned by the volume stages).
+        extras = [yaml.safe_load(p.read_text()) for p in sorted(self.binaries.kwok_stages_dir.glob("*.yaml"))]
+        objects = nodes + [o for o in extras if isinstance(o, dict) and o.get("kind") != "Stage"]
         self.kubectl(
-            "apply", "-f", "-", input_text=json.dumps({"apiVersion": "v1", "kind": "List", "items": nodes})
+            "apply", "-f", "-", input_text=json.dumps({"apiVersion": "v1", "kind": "List", "items": objects})
         )
 
     def _wait_full_ready(self) -> None:

@@ -205,7 +205,12 @@ def deployment_from(data: Mapping[str, Any], settings: Settings, *, file: str) -
         postgres=_postgres(spec, settings),
         redis=_redis(spec),
         ingress=_ingress(spec, name, settings),
-        auto_rollback=spec.get("autoRollback", settings.sync.auto_rollback),
+        auto_rollback=spec.get(
+            "autoRollback", settings.sync.auto_rollback and kind is DeploymentType.PRODUCTION
+        ),
+        progress_deadline_seconds=spec.get(
+            "progressDeadlineSeconds", _deployment_default("spec.progressDeadlineSeconds")
+        ),
         labels=tuple(spec.get("labels", {}).items()),
         annotations=tuple(spec.get("annotations", {}).items()),
         service_account_name=spec.get("serviceAccountName"),

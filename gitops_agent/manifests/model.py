@@ -166,6 +166,7 @@ class AgentDeployment:
     redis: ManagedRedis | External
     ingress: Ingress | None
     auto_rollback: bool
+    progress_deadline_seconds: int = 600
     labels: tuple[tuple[str, str], ...] = ()
     annotations: tuple[tuple[str, str], ...] = ()
     service_account_name: str | None = None

@@ -101,6 +101,7 @@ def _workload(
         pod_spec["tolerations"] = [dict(t) for t in dep.tolerations]
     spec: dict[str, Any] = {
         "revisionHistoryLimit": REVISION_HISTORY,
+        "progressDeadlineSeconds": dep.progress_deadline_seconds,
         "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
         "selector": selector(dep, app),
         "template": {"metadata": pod_meta(dep, app=app, component=component), "spec": pod_spec},

@@ -36,7 +36,7 @@ def test_sample_repo_is_valid_and_sorted() -> None:
     assert billing is not None and billing.deployment is not None
     assert isinstance(billing.deployment.postgres, External)
     manifests = loaded.unit("manifests")
-    assert manifests is not None and len(manifests.plain_objects) == 2
+    assert manifests is not None and len(manifests.plain_objects) == 3
     assert loaded.settings is not None and loaded.settings.sync.prune.max_share == 0.5
 
 

@@ -178,7 +178,8 @@ def test_an_empty_repository_prunes_nothing(
     files: dict[str, str | None] = {
         f"deployments/{u}.yaml": None for u in ("support-bot", "research-assistant", "billing-agent")
     }
-    files |= {"manifests/agents-config.yaml": None, "manifests/network-policy.yaml": None, **keep}
+    files |= {f"manifests/{f}": None for f in ("agents-config.yaml", "network-policy.yaml")}
+    files |= {"manifests/billing-agent-serviceaccount.yaml": None, **keep}
     repo.push(files, "Remove everything")
     report = repo.sync(allow_mass_prune=True)
     assert refusal in report.prune_refused and not report.prune_changes
