@@ -249,17 +249,24 @@ class KubeClient:
         )
         try:
             self._raise_for_status(response, f"watch {rtype.plural}")
-            for line in _lines(response):
-                event = json.loads(line)
-                obj = event.get("object", {})
-                if event.get("type") == "ERROR":
-                    code = int(obj.get("code", 0))
-                    raise (GoneError if code == 410 else ClusterError)(
-                        f"watch {rtype.plural}: {obj.get('message', 'error')}", retryable=True, status=code
-                    )
-                yield event["type"], obj
+            yield from self._events(response, rtype)
+        except (urllib3.exceptions.HTTPError, OSError) as err:
+            raise ClusterError(f"watch {rtype.plural}: connection lost: {err}", retryable=True) from err
         finally:
             response.release_conn()
+
+    @staticmethod
+    def _events(response: Any, rtype: ResourceType) -> Iterator[tuple[str, Manifest]]:
+        """Decode watch events; an ERROR event becomes GoneError (410) or ClusterError."""
+        for line in _lines(response):
+            event = json.loads(line)
+            obj = event.get("object", {})
+            if event.get("type") == "ERROR":
+                code = int(obj.get("code", 0))
+                raise (GoneError if code == 410 else ClusterError)(
+                    f"watch {rtype.plural}: {obj.get('message', 'error')}", retryable=True, status=code
+                )
+            yield event["type"], obj
 
     def raw_get(self, path: str) -> str:
         """GET a non-resource path (e.g. /metrics) as text."""
@@ -309,7 +316,9 @@ class KubeClient:
                 body=payload,
                 headers=headers,
                 preload_content=not stream,
-                timeout=urllib3.Timeout(*timeout) if isinstance(timeout, tuple) else timeout,
+                timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1])
+                if isinstance(timeout, tuple)
+                else timeout,
             )
         except (urllib3.exceptions.HTTPError, OSError, ApiException) as err:
             raise ClusterError(f"{method} {path}: apiserver unreachable: {err}", retryable=True) from err

@@ -1,9 +1,10 @@
 """Views of live cluster state that spare per-object requests.
 
-The sync asks a `LiveView` before it GETs an object. `ListedLive` fills itself with one
-label-selected LIST per (namespace, kind) — a handful of requests for hundreds of objects — and the
-running agent's watch cache implements the same protocol with zero requests. An object a view does
-not know about is looked up with a GET (it may exist without our labels, which we must not adopt).
+The sync asks a `LiveView` before it GETs an object. `ListedLive` fills itself with one LIST per
+(namespace, kind) — a handful of requests for hundreds of objects — so it also knows which objects do
+not exist (a cold sync then needs no GET per object). The running agent's watch cache implements the
+same protocol with zero requests; it only holds objects with our labels, so an object it does not
+know is looked up with a GET (it may exist without our labels, and we must not adopt it).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import threading
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from gitops_agent.kube import KubeClient, NotFoundError
+from gitops_agent.errors import ClusterError
+from gitops_agent.kube import KubeClient
 from gitops_agent.manifests.labels import LABEL_MANAGED_BY, MANAGED_BY
 from gitops_agent.manifests.objects import ObjectKey
 
@@ -35,10 +37,11 @@ class NoLiveView:
 
 
 class ListedLive:
-    """Owned objects of the given kinds and namespaces, from one LIST per (namespace, kind)."""
+    """All objects of the given kinds and namespaces, from one LIST per (namespace, kind)."""
 
     def __init__(self) -> None:
         self._objects: dict[ObjectKey, dict[str, Any]] = {}
+        self._listed: set[tuple[str, str, str]] = set()
         self._lock = threading.Lock()
 
     @classmethod
@@ -47,10 +50,13 @@ class ListedLive:
         groups = sorted({(k.namespace, k.api_version, k.kind) for k in keys})
         for namespace, api_version, kind in groups:
             try:
-                listed = kube.list(api_version, kind, namespace=namespace, label_selector=OWNED_SELECTOR)
-            except NotFoundError:
-                continue  # a kind this apiserver does not serve (yet): the GET/dry-run will say so
+                listed = kube.list(api_version, kind, namespace=namespace)
+            except ClusterError:
+                # Not served, or not allowed to list: each object is then fetched on its own, and a
+                # refusal fails only the deployments that need that kind.
+                continue
             with view._lock:
+                view._listed.add((namespace, api_version, kind))
                 for item in listed.items:
                     view._objects[ObjectKey.of(item)] = item
         return view
@@ -58,4 +64,5 @@ class ListedLive:
     def lookup(self, key: ObjectKey) -> tuple[bool, dict[str, Any] | None]:
         with self._lock:
             found = self._objects.get(key)
-        return (True, found) if found is not None else (False, None)
+            listed = (key.namespace, key.api_version, key.kind) in self._listed
+        return (True, found) if found is not None or listed else (False, None)

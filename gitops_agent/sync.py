@@ -27,8 +27,8 @@ from gitops_agent.apply import (
     plan_object,
     unchanged_without_requests,
 )
-from gitops_agent.diff import Action, ObjectChange, yaml_diff
-from gitops_agent.errors import GitopsAgentError
+from gitops_agent.diff import Action, ObjectChange
+from gitops_agent.errors import ClusterError, ConfigError, GitopsAgentError
 from gitops_agent.inventory import (
     Inventory,
     InventoryEntry,
@@ -69,6 +69,8 @@ class SyncOptions:
     workers: int = 8
     units: frozenset[str] | None = None
     """Sync only these units (None: all); deployments are torn down only by a full sync."""
+    self_heal: bool | None = None
+    """Re-apply owned objects changed outside Git; None follows the settings (sync.selfHeal)."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,10 @@ class UnitResult:
     new_revision: bool = False
     error: str = ""
     keys: tuple[ObjectKey, ...] = ()
+    note: str = ""
+    """Why an OutOfSync unit was left as it is (held after a rollback, self-heal off)."""
+    problems: tuple[str, ...] = ()
+    """The unit's load/validation problems (file:line:col: field: message), when it has any."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +125,7 @@ class _Run:
     missing_namespaces: frozenset[str] = frozenset()
     pending: dict[str, Inventory] = field(default_factory=dict)
     repo_units: frozenset[str] = frozenset()
+    self_heal: bool = True
     on_unit: Callable[[UnitResult], None] | None = None
 
     def report(self, result: UnitResult) -> UnitResult:
@@ -144,9 +151,11 @@ def sync(
     with ThreadPoolExecutor(options.workers * 2, thread_name_prefix="object") as pool:
         run = _Run(kube, snapshot, options, store, store.load_all(), pool, on_unit=on_unit)
         run.repo_units = frozenset(u.name for u in load.units)
+        run.self_heal = load.settings.sync.self_heal if options.self_heal is None else options.self_heal
         rendered, results = _render_all(run, load, secret_seed(kube, options))
         run.live = live or ListedLive.prefetch(kube, _keys_to_look_up(rendered, run.inventories))
-        run.missing_namespaces = _ensure_namespaces(run, {r.namespace for r in rendered})
+        namespaces = {o.key.namespace for r in rendered for o in r.objects if o.key.namespace}
+        run.missing_namespaces = _missing_namespaces(kube, namespaces)
         with ThreadPoolExecutor(options.workers, thread_name_prefix="unit") as unit_pool:
             results += unit_pool.map(lambda r: _sync_unit(run, r), rendered)
         prune_changes, refused = _prune(run, load, results)
@@ -168,7 +177,13 @@ def _render_all(run: _Run, load: RepositoryLoad, seed: bytes) -> tuple[list[Rend
             continue
         try:
             if not unit.valid:
-                raise GitopsAgentError("; ".join(str(p) for p in unit.problems))
+                problems = tuple(str(p) for p in unit.problems)
+                failed.append(
+                    run.report(
+                        UnitResult(unit.name, SyncState.FAILED, error="; ".join(problems), problems=problems)
+                    )
+                )
+                continue
             rendered.append(render_unit(unit, load.settings, secret_seed=seed))
         except GitopsAgentError as err:
             failed.append(run.report(UnitResult(unit.name, SyncState.FAILED, error=str(err))))
@@ -190,7 +205,11 @@ def secret_seed(kube: KubeClient, options: SyncOptions) -> bytes:
         return base64.b64decode(live.get("data", {}).get("seed", ""))
     seed = secrets.token_bytes(32)
     if not options.dry_run:
-        _create_namespace_if_missing(kube, options.state_namespace)
+        if kube.get("v1", "Namespace", options.state_namespace) is None:
+            raise ConfigError(
+                f"the state namespace {options.state_namespace!r} does not exist: create it or pass "
+                "--state-namespace (gitops-agent never creates or deletes namespaces)"
+            )
         kube.create(
             {
                 "apiVersion": "v1",
@@ -203,22 +222,9 @@ def secret_seed(kube: KubeClient, options: SyncOptions) -> bytes:
     return seed
 
 
-def _ensure_namespaces(run: _Run, namespaces: set[str]) -> frozenset[str]:
-    """Create missing target namespaces (never pruned); in a dry run, return the missing ones."""
-    missing = set()
-    for namespace in sorted(namespaces):
-        if run.kube.get("v1", "Namespace", namespace) is not None:
-            continue
-        if run.options.dry_run:
-            missing.add(namespace)
-        else:
-            _create_namespace_if_missing(run.kube, namespace)
-    return frozenset(missing)
-
-
-def _create_namespace_if_missing(kube: KubeClient, namespace: str) -> None:
-    if kube.get("v1", "Namespace", namespace) is None:
-        kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+def _missing_namespaces(kube: KubeClient, namespaces: set[str]) -> frozenset[str]:
+    """Target namespaces that do not exist: their units fail (namespaces are the operator's to create)."""
+    return frozenset(ns for ns in sorted(namespaces) if kube.get("v1", "Namespace", ns) is None)
 
 
 # -- one unit ----------------------------------------------------------------------------------
@@ -229,20 +235,25 @@ def _sync_unit(run: _Run, rendered: RenderedUnit) -> UnitResult:
     inventory = run.inventories.get(rendered.name)
     revision, is_new = next_revision(inventory, rendered.spec_hash)
     latest = inventory.latest if inventory else None
+    if latest is not None and not is_new and latest.result is RevisionResult.ROLLED_BACK:
+        return run.report(_held(rendered.name, inventory, latest))
     commit = latest.commit if latest is not None and not is_new else run.snapshot.commit
     manifests = stamp_revision(rendered, revision=revision, commit=commit)
     keys = tuple(ObjectKey.of(m) for m in manifests)
-    fast = latest is not None and not is_new and latest.result is RevisionResult.DEPLOYED
+    deployed = latest is not None and not is_new and latest.result is RevisionResult.DEPLOYED
     result = UnitResult(rendered.name, SyncState.SYNCED, (), revision, commit, is_new, keys=keys)
     record = partial(_record, run, rendered, revision=revision, is_new=is_new, inventory=inventory)
     applied: list[PlannedObject] = []
     try:
         staged = [(obj.stage, m) for obj, m in zip(rendered.objects, manifests, strict=True)]
-        plan = _plan(run, rendered.name, staged, fast=fast)
+        plan = _plan(run, rendered.name, staged, fast=deployed)
         result = replace(result, changes=tuple(p.change() for p in plan))
-        if run.options.dry_run:
-            unchanged = all(c.action is Action.UNCHANGED for c in result.changes)
-            return run.report(replace(result, state=SyncState.SYNCED if unchanged else SyncState.OUT_OF_SYNC))
+        unchanged = all(c.action is Action.UNCHANGED for c in result.changes)
+        if run.options.dry_run or (deployed and not unchanged and not run.self_heal):
+            note = "" if run.options.dry_run else "drift left alone: self-heal is off"
+            return run.report(
+                replace(result, state=SyncState.SYNCED if unchanged else SyncState.OUT_OF_SYNC, note=note)
+            )
         done = apply_plan(
             run.kube,
             run.pool,
@@ -255,8 +266,30 @@ def _sync_unit(run: _Run, rendered: RenderedUnit) -> UnitResult:
             run, rendered.name, inventory, applied, record(result=RevisionResult.FAILED, reason=str(err))
         )
         return run.report(replace(result, state=SyncState.FAILED, changes=(), error=str(err)))
-    _remember(run, rendered.name, inventory, done, record(result=RevisionResult.DEPLOYED))
+    applied_any = not unchanged
+    _remember(
+        run, rendered.name, inventory, done, record(result=RevisionResult.DEPLOYED, applied_any=applied_any)
+    )
     return run.report(result)
+
+
+def _held(unit: str, inventory: Inventory | None, latest: RevisionRecord) -> UnitResult:
+    """A rolled-back revision is not applied again until the deployment's rendered spec changes."""
+    live = inventory.last_with(RevisionResult.DEPLOYED) if inventory else None
+    keys = tuple(e.key for e in inventory.objects) if inventory else ()
+    note = (
+        f"held at r{live.revision if live else '?'}: r{latest.revision} was rolled back; waiting for a change"
+    )
+    return UnitResult(
+        unit,
+        SyncState.OUT_OF_SYNC,
+        (),
+        live.revision if live else None,
+        live.commit if live else "",
+        False,
+        keys=keys,
+        note=note,
+    )
 
 
 def _plan(
@@ -267,8 +300,10 @@ def _plan(
     def plan_one(stage: int, manifest: dict[str, Any]) -> PlannedObject:
         key = ObjectKey.of(manifest)
         if key.namespace in run.missing_namespaces:
-            return PlannedObject(
-                unit, stage, key, manifest, None, Action.CREATE, yaml_diff(key, None, manifest)
+            raise ClusterError(
+                f"{key}: namespace {key.namespace!r} does not exist; create it and grant the agent access "
+                "(gitops-agent never creates or deletes namespaces)",
+                retryable=True,
             )
         known, live = run.live.lookup(key)
         if fast and live is not None:
@@ -298,12 +333,19 @@ def _record(
     result: RevisionResult,
     reason: str = "",
     inventory: Inventory | None,
+    applied_any: bool = True,
 ) -> RevisionRecord | None:
-    """The history entry to write, or None when the history does not change."""
+    """The history entry to write, or None when the history does not change.
+
+    A failed re-apply of a deployed revision is reported, not re-labelled; a revision marked Failed
+    because it never became healthy stays Failed when a resync finds nothing to apply.
+    """
     latest = inventory.latest if inventory else None
     if not is_new and latest is not None:
         if latest.result is RevisionResult.DEPLOYED or latest.result is result:
-            return None  # a failed re-apply of a deployed revision is reported, not re-labelled
+            return None
+        if latest.result is RevisionResult.FAILED and not applied_any:
+            return None
         return replace(latest, result=result, reason=reason[:500])
     snap = run.snapshot
     return RevisionRecord(
@@ -390,11 +432,17 @@ def _save_inventories(run: _Run) -> None:
     """Write the inventories that changed; delete those of torn-down deployments once empty."""
     if run.options.dry_run:
         return
-    for unit, inventory in run.pending.items():
-        old = run.inventories.get(unit)
-        if old is not None and old.to_json() == inventory.to_json():
-            continue
+
+    def save(unit: str, inventory: Inventory) -> None:
         if not inventory.objects and unit not in run.repo_units:
             run.store.delete(unit)
         else:
             run.store.save(inventory)
+
+    changed = [(u, inv) for u, inv in run.pending.items() if _changed(run.inventories.get(u), inv)]
+    for future in [run.pool.submit(save, unit, inventory) for unit, inventory in changed]:
+        future.result()
+
+
+def _changed(old: Inventory | None, new: Inventory) -> bool:
+    return old is None or old.to_json() != new.to_json()

@@ -9,12 +9,15 @@
 #     published v0.<minor>.<patch> instead (the list is read from k8s.io/kubernetes's own go.mod).
 #   - go.etcd.io/etcd/server/v3 at ETCD_VERSION (its own module: shared deps must not be bumped).
 #   - sigs.k8s.io/kwok at KWOK_VERSION (fake kubelets), also in a module of its own.
+#   - helm.sh/helm/v3 at HELM_VERSION (to lint, render and test charts/), in a module of its own
+#     (it requires newer k8s.io modules than Kubernetes itself; its go.mod has no replaces).
 # Each binary is skipped when already in the cache. Output: $GITOPS_AGENT_K8S_BIN (printed last).
 set -euo pipefail
 
 K8S_VERSION="${K8S_VERSION:-v1.36.3}"
 ETCD_VERSION="${ETCD_VERSION:-v3.6.8}"
 KWOK_VERSION="${KWOK_VERSION:-v0.8.0}"
+HELM_VERSION="${HELM_VERSION:-v3.22.0}"
 CACHE_ROOT="${XDG_CACHE_HOME:-$HOME/.cache}/gitops-agent"
 BIN_DIR="${GITOPS_AGENT_K8S_BIN:-$CACHE_ROOT/k8s-$K8S_VERSION/bin}"
 WORK_DIR="$CACHE_ROOT/k8s-$K8S_VERSION/build"
@@ -99,6 +102,22 @@ for stage in node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-
   cp "$stage_src/$stage.yaml" "$stage_dir/"
 done
 chmod u+w "$stage_dir"/*.yaml
+
+# helm -----------------------------------------------------------------------------------------
+helm_mod="$WORK_DIR/helm"
+make_module "$helm_mod" gitops-agent.dev/helm-build "helm.sh/helm/v3@$HELM_VERSION"
+# Stamped like helm's Makefile does: its own version, and the Kubernetes version that `helm lint` and
+# `helm template` assume (1.<minor of the client-go it builds with>).
+helm_ldflags="-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+helm_ldflags+=" -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+if [[ ! -x "$BIN_DIR/helm" ]]; then
+  client_go=$(cd "$helm_mod" && go list -m -f '{{.Version}}' k8s.io/client-go)  # e.g. v0.37.0
+  helm_k8s_minor="${client_go#v0.}"; helm_k8s_minor="${helm_k8s_minor%%.*}"
+  for pkg in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
+    helm_ldflags+=" -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=$helm_k8s_minor"
+  done
+fi
+build_one helm "$helm_mod" helm.sh/helm/v3/cmd/helm "$helm_ldflags"
 
 log "all binaries in $BIN_DIR"
 echo "$BIN_DIR"

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from kubernetes import client, config
+from sync_repo import DeploymentsRepo, make_deployments_repo
 
 from gitops_agent.kube import KubeClient, connect
 from gitops_agent.localcluster import LocalCluster, Mode, ensure_binaries
@@ -84,3 +85,9 @@ def repo_root() -> Path:
 def kube(cluster: LocalCluster) -> KubeClient:
     """The project's own client (the one door to the API), as cluster admin."""
     return connect(str(cluster.kubeconfig))
+
+
+@pytest.fixture
+def deployments_repo(tmp_path: Path, namespace: str, kube: KubeClient) -> DeploymentsRepo:
+    """sample-repo pushed to a bare Git remote, its settings aimed at the test's namespace."""
+    return make_deployments_repo(tmp_path, namespace, kube)

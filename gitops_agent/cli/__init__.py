@@ -16,22 +16,28 @@ from gitops_agent import __version__
 from gitops_agent.cli import (
     cluster_cmd,
     demo_cmd,
+    edit_cmd,
     history_cmd,
     render_cmd,
+    run_cmd,
     schema_cmd,
     sync_cmd,
     validate_cmd,
+    wait_cmd,
 )
 from gitops_agent.errors import GitopsAgentError
 
 COMMAND_MODULES: list[ModuleType] = [
     demo_cmd,
+    run_cmd,
     cluster_cmd,
     validate_cmd,
     render_cmd,
     schema_cmd,
     sync_cmd,
     history_cmd,
+    edit_cmd,
+    wait_cmd,
 ]
 
 Handler = Callable[[argparse.Namespace], int]

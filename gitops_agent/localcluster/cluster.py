@@ -25,10 +25,10 @@ import yaml
 
 from gitops_agent.errors import LocalClusterError
 from gitops_agent.localcluster.binaries import Binaries, find_binaries
-from gitops_agent.localcluster.certs import ClusterPki, generate_pki
+from gitops_agent.localcluster.certs import ClusterPki
 from gitops_agent.localcluster.processes import PID_FILE_NAME, ManagedProcess, reap_stale, spawn
 
-SERVICE_CIDR = "10.0.0.0/24"
+SERVICE_CIDR = "10.0.0.0/16"  # room for thousands of Services (benchmarks)
 POD_CIDR = "10.244.0.0/16"
 READY_TIMEOUT_SECONDS = 90.0
 NEVER_READY_IMAGE_MARK = "never-ready"
@@ -128,6 +128,8 @@ class LocalCluster:
     def _pki(self) -> ClusterPki:
         pki_dir = self.work_dir / "pki"
         if not (pki_dir / "sa.pub").exists():
+            from gitops_agent.localcluster.pki import generate_pki  # needs the `local` extra (cryptography)
+
             return generate_pki(pki_dir)
         return ClusterPki(
             ca_cert=pki_dir / "ca.crt",

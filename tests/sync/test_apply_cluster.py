@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from conftest import DeploymentsRepo
+from sync_repo import DeploymentsRepo
 
 from gitops_agent.apply import ApplyOptions, ImmutableFieldError, OwnershipError, apply_plan, plan_object
 from gitops_agent.diff import Action, format_changes

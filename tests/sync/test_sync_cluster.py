@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from apimetrics import request_counts, settle, writes_between
-from conftest import DeploymentsRepo
+from sync_repo import DeploymentsRepo
 
 from gitops_agent.diff import Action
 from gitops_agent.inventory import InventoryStore, RevisionResult

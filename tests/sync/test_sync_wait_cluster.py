@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import DeploymentsRepo
+from sync_repo import DeploymentsRepo
 
 from gitops_agent.cli import main
 from gitops_agent.localcluster import LocalCluster

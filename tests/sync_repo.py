@@ -1,4 +1,4 @@
-"""A deployments repository for sync tests: sample-repo/ on a bare remote, aimed at the test namespace."""
+"""A deployments repository for tests: sample-repo/ on a bare Git remote, aimed at the test namespace."""
 
 from __future__ import annotations
 
@@ -6,14 +6,13 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 from gitrepo import Upstream, git
 
 from gitops_agent.kube import KubeClient
 from gitops_agent.source import GitSource, Snapshot
 from gitops_agent.sync import SyncOptions, SyncReport, sync
 
-SAMPLE_REPO = Path(__file__).resolve().parents[2] / "sample-repo"
+SAMPLE_REPO = Path(__file__).resolve().parents[1] / "sample-repo"
 
 
 @dataclass
@@ -43,8 +42,7 @@ class DeploymentsRepo:
         return sha
 
 
-@pytest.fixture
-def deployments_repo(tmp_path: Path, namespace: str, kube: KubeClient) -> DeploymentsRepo:
+def make_deployments_repo(tmp_path: Path, namespace: str, kube: KubeClient) -> DeploymentsRepo:
     """sample-repo with its target namespace replaced by the test's own namespace."""
     bare, work = tmp_path / "remote.git", tmp_path / "work"
     git("init", "-q", "--bare", "-b", "main", str(bare), cwd=tmp_path)

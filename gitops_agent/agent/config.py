@@ -1,0 +1,83 @@
+"""The running agent's configuration: flags, each with an environment variable (12-factor).
+
+Validated once at start-up: an invalid value is a ConfigError, and `gitops-agent run` exits non-zero
+before touching the cluster.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from gitops_agent.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """Everything `gitops-agent run` needs besides the cluster client."""
+
+    repo: str
+    state_namespace: str
+    cache_dir: Path
+    ref: str = "main"
+    sub_path: str = ""
+    use_git: bool = False
+    listen_host: str = "0.0.0.0"
+    listen_port: int = 8080
+    poll_interval: float = 60.0
+    resync_interval: float = 600.0
+    webhook_secret: bytes | None = None
+    leader_elect: bool = True
+    lease_name: str = "gitops-agent"
+    lease_duration: float = 15.0
+    identity: str = ""
+    workers: int = 8
+    force_conflicts: bool = True
+    api_token: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.poll_interval < 1 or self.resync_interval < 1:
+            raise ConfigError("--poll-interval and --resync-interval must be at least 1 second")
+        if not 0 <= self.listen_port <= 65535:
+            raise ConfigError(f"--listen port {self.listen_port} is out of range")
+        if self.workers < 1:
+            raise ConfigError("--workers must be at least 1")
+        if self.lease_duration < 3:
+            raise ConfigError("--lease-duration must be at least 3 seconds")
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """`host:port` or `:port` → (host, port)."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ConfigError(f"--listen {value!r} is not host:port")
+    return host or "0.0.0.0", int(port)
+
+
+def read_secret_file(path: str | None, what: str) -> str | None:
+    """The stripped contents of a mounted secret file (None when no path is given)."""
+    if not path:
+        return None
+    try:
+        value = Path(path).read_text().strip()
+    except OSError as err:
+        raise ConfigError(f"cannot read the {what} file {path}: {err.strerror}") from err
+    if not value:
+        raise ConfigError(f"the {what} file {path} is empty")
+    return value
+
+
+def default_identity() -> str:
+    """The pod name (POD_NAME) or host name, plus the pid: unique per replica."""
+    return f"{os.environ.get('POD_NAME') or socket.gethostname()}-{os.getpid()}"
+
+
+def default_state_namespace() -> str:
+    """GITOPS_AGENT_STATE_NAMESPACE, else the pod's own namespace, else `gitops-agent`."""
+    explicit = os.environ.get("GITOPS_AGENT_STATE_NAMESPACE")
+    if explicit:
+        return explicit
+    mounted = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+    return mounted.read_text().strip() if mounted.exists() else "gitops-agent"

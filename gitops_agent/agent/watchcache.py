@@ -1,0 +1,157 @@
+"""A watch-fed cache of the objects the agent owns: the self-heal trigger and a zero-request LiveView.
+
+One stream per (namespace, kind): LIST (label-selected on our managed-by label), then WATCH from the
+list's resourceVersion with bookmarks; a 410 Gone (history compacted) re-lists, any other error
+re-lists after a back-off. Changes that are not only status (someone scaled, edited, deleted an owned
+object) call `on_drift(unit)` so the controller re-syncs that deployment; the sync itself then reads
+live objects from here instead of the apiserver.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from gitops_agent.diff import comparable
+from gitops_agent.errors import ClusterError
+from gitops_agent.kube import GoneError, KubeClient
+from gitops_agent.live import OWNED_SELECTOR
+from gitops_agent.logs import get_logger
+from gitops_agent.manifests.labels import LABEL_DEPLOYMENT
+from gitops_agent.manifests.objects import ObjectKey
+
+log = get_logger("watch")
+
+WATCHED_KINDS: tuple[tuple[str, str], ...] = (
+    ("v1", "ConfigMap"),
+    ("v1", "Secret"),
+    ("v1", "Service"),
+    ("v1", "ServiceAccount"),
+    ("apps/v1", "Deployment"),
+    ("apps/v1", "StatefulSet"),
+    ("networking.k8s.io/v1", "Ingress"),
+    ("networking.k8s.io/v1", "NetworkPolicy"),
+    ("autoscaling/v2", "HorizontalPodAutoscaler"),
+    ("policy/v1", "PodDisruptionBudget"),
+)
+"""The kinds the renderer produces (plain manifests of other kinds are looked up with GETs)."""
+
+Stream = tuple[str, str, str]  # (namespace, api_version, kind)
+
+
+class WatchCache:
+    """Implements `LiveView.lookup` from watches; `on_drift(unit)` fires on non-status changes."""
+
+    def __init__(
+        self, kube: KubeClient, *, on_drift: Callable[[str], None], retry_seconds: float = 2.0
+    ) -> None:
+        self.kube = kube
+        self.on_drift = on_drift
+        self.retry_seconds = retry_seconds
+        self._objects: dict[ObjectKey, dict[str, Any]] = {}
+        self._synced: set[Stream] = set()
+        self._threads: dict[Stream, threading.Thread] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self.relists = 0
+
+    # -- LiveView ------------------------------------------------------------------------------
+
+    def lookup(self, key: ObjectKey) -> tuple[bool, dict[str, Any] | None]:
+        with self._lock:
+            found = self._objects.get(key)
+        if found is not None:
+            return True, found
+        return False, None  # absent from *our* objects: a namesake we do not own may exist; GET it
+
+    # -- streams -------------------------------------------------------------------------------
+
+    def ensure(self, namespaces: Iterable[str]) -> None:
+        """Start streams for any namespace not watched yet."""
+        for namespace in namespaces:
+            for api_version, kind in WATCHED_KINDS:
+                stream = (namespace, api_version, kind)
+                if stream not in self._threads:
+                    thread = threading.Thread(
+                        target=self._run, args=(stream,), daemon=True, name=f"watch-{kind}-{namespace}"
+                    )
+                    self._threads[stream] = thread
+                    thread.start()
+
+    def wait_synced(self, timeout: float) -> bool:
+        """True once every started stream has listed at least once."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if set(self._threads) <= self._synced:
+                    return True
+            time.sleep(0.05)
+        return False
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self, stream: Stream) -> None:
+        namespace, api_version, kind = stream
+        while not self._stop.is_set():
+            try:
+                version = self._relist(stream)
+                for event_type, obj in self.kube.watch(
+                    api_version,
+                    kind,
+                    namespace=namespace,
+                    label_selector=OWNED_SELECTOR,
+                    resource_version=version,
+                    timeout_seconds=240,
+                ):
+                    if self._stop.is_set():
+                        return
+                    self._apply_event(event_type, obj, api_version, kind)
+            except GoneError:
+                continue  # compacted: list again
+            except ClusterError as err:
+                if self._stop.is_set():
+                    return
+                log.warning("watch of %s in %s failed, re-listing: %s", kind, namespace, err)
+                self._stop.wait(self.retry_seconds)
+
+    def _relist(self, stream: Stream) -> str:
+        namespace, api_version, kind = stream
+        listed = self.kube.list(api_version, kind, namespace=namespace, label_selector=OWNED_SELECTOR)
+        fresh = {ObjectKey.of(item): item for item in listed.items}
+        with self._lock:
+            first = stream not in self._synced
+            mine = {k: v for k, v in self._objects.items() if (k.namespace, k.api_version, k.kind) == stream}
+            for key in mine.keys() - fresh.keys():
+                self._notify(self._objects.pop(key))  # deleted while we were not watching
+            for key, obj in fresh.items():
+                # Changed while we were not watching; on the first list, anything may have drifted since
+                # the sync that started this stream, so every unit gets one (cheap, no-op) check.
+                if first or key not in mine or comparable(mine[key]) != comparable(obj):
+                    self._notify(obj)
+            self._objects.update(fresh)
+            self._synced.add(stream)
+            self.relists += 1
+        return listed.resource_version
+
+    def _apply_event(self, event_type: str, obj: dict[str, Any], api_version: str, kind: str) -> None:
+        if event_type == "BOOKMARK":
+            return
+        obj.setdefault("apiVersion", api_version)
+        obj.setdefault("kind", kind)
+        key = ObjectKey.of(obj)
+        with self._lock:
+            old = self._objects.get(key)
+            if event_type == "DELETED":
+                self._objects.pop(key, None)
+            else:
+                self._objects[key] = obj
+        if event_type == "DELETED" or old is None or comparable(old) != comparable(obj):
+            self._notify(obj)
+
+    def _notify(self, obj: dict[str, Any]) -> None:
+        unit = (obj.get("metadata", {}).get("labels") or {}).get(LABEL_DEPLOYMENT)
+        if unit:
+            self.on_drift(unit)

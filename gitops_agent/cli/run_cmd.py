@@ -1,0 +1,178 @@
+"""`gitops-agent run`: the in-cluster agent that people leave running.
+
+Every flag has an environment variable (shown in --help), so the Helm chart configures it with env
+and mounted Secret files. Secrets are only ever read from files or the environment, never flags that
+would show in `ps`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+from gitops_agent.agent.config import (
+    AgentConfig,
+    default_identity,
+    default_state_namespace,
+    parse_listen,
+    read_secret_file,
+)
+from gitops_agent.agent.controller import Agent
+from gitops_agent.agent.routes import build_router
+from gitops_agent.agent.server import HttpServer
+from gitops_agent.cli.common import add_repo_flags
+from gitops_agent.errors import ConfigError
+from gitops_agent.kube import connect
+from gitops_agent.logs import get_logger, setup_logging
+from gitops_agent.source import GitAuth
+
+ENV = os.environ.get
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = ENV(name)
+    return default if value is None else value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="run the agent: poll/webhook/watch the repository and keep the cluster converged",
+        description="The long-running agent. Fetches the repository on an interval (and at once on a "
+        "signed push webhook or, for a local folder, a file change), syncs every deployment, reverts "
+        "drift of owned objects, elects one leader among replicas, and rolls back revisions that do not "
+        "become healthy. Serves /healthz, /readyz, /metrics, /webhook, /api/v1/… and a status page.",
+    )
+    add_repo_flags(parser)
+    g = parser.add_argument_group("agent")
+    g.add_argument("--kubeconfig", default=ENV("KUBECONFIG"), help="kubeconfig (default: in-cluster config)")
+    g.add_argument("--context", default=None, help="kubeconfig context")
+    g.add_argument(
+        "--state-namespace",
+        default=None,
+        help="namespace of inventories, history, seed and Lease (env GITOPS_AGENT_STATE_NAMESPACE; "
+        "default: the pod's namespace)",
+    )
+    g.add_argument(
+        "--listen",
+        default=ENV("GITOPS_AGENT_LISTEN", "0.0.0.0:8080"),
+        help="HTTP address for probes, metrics, webhooks, API and page (env GITOPS_AGENT_LISTEN)",
+    )
+    g.add_argument(
+        "--poll-interval",
+        type=float,
+        default=float(ENV("GITOPS_AGENT_POLL_INTERVAL", "60")),
+        help="seconds between repository fetches, ±10%% jitter (env GITOPS_AGENT_POLL_INTERVAL)",
+    )
+    g.add_argument(
+        "--resync-interval",
+        type=float,
+        default=float(ENV("GITOPS_AGENT_RESYNC_INTERVAL", "600")),
+        help="seconds between full resyncs (env GITOPS_AGENT_RESYNC_INTERVAL)",
+    )
+    g.add_argument(
+        "--webhook-secret-file",
+        default=ENV("GITOPS_AGENT_WEBHOOK_SECRET_FILE"),
+        help="file holding the webhook HMAC secret / GitLab token; webhooks are off without it "
+        "(env GITOPS_AGENT_WEBHOOK_SECRET_FILE)",
+    )
+    g.add_argument(
+        "--leader-elect",
+        action=argparse.BooleanOptionalAction,
+        default=_env_bool("GITOPS_AGENT_LEADER_ELECT", True),
+        help="elect one active replica with a Lease (env GITOPS_AGENT_LEADER_ELECT; default on)",
+    )
+    g.add_argument("--lease-name", default=ENV("GITOPS_AGENT_LEASE_NAME", "gitops-agent"), help="Lease name")
+    g.add_argument(
+        "--lease-duration",
+        type=float,
+        default=float(ENV("GITOPS_AGENT_LEASE_DURATION", "15")),
+        help="seconds a leader's Lease lasts without renewal (env GITOPS_AGENT_LEASE_DURATION)",
+    )
+    g.add_argument(
+        "--workers",
+        type=int,
+        default=int(ENV("GITOPS_AGENT_WORKERS", "8")),
+        help="deployments synced in parallel (env GITOPS_AGENT_WORKERS)",
+    )
+    g.add_argument(
+        "--force-conflicts",
+        action=argparse.BooleanOptionalAction,
+        default=_env_bool("GITOPS_AGENT_FORCE_CONFLICTS", True),
+        help="Git wins over other field managers, needed to revert kubectl edits "
+        "(env GITOPS_AGENT_FORCE_CONFLICTS; default on)",
+    )
+    g.add_argument(
+        "--log-format",
+        choices=("json", "text"),
+        default=ENV("GITOPS_AGENT_LOG_FORMAT", "json"),
+        help="log lines as JSON or text (env GITOPS_AGENT_LOG_FORMAT)",
+    )
+    g.add_argument(
+        "--log-level",
+        default=ENV("GITOPS_AGENT_LOG_LEVEL", "info"),
+        choices=("debug", "info", "warning", "error"),
+        help="env GITOPS_AGENT_LOG_LEVEL",
+    )
+    parser.set_defaults(handler=_run)
+    parser.set_defaults(cache_dir=Path(ENV("GITOPS_AGENT_CACHE_DIR", str(_default_cache()))))
+
+
+def _default_cache() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gitops-agent" / "repos"
+
+
+def config_from(args: argparse.Namespace) -> AgentConfig:
+    """Validate the flags into an AgentConfig (ConfigError on bad values)."""
+    host, port = parse_listen(args.listen)
+    secret = read_secret_file(args.webhook_secret_file, "webhook secret")
+    return AgentConfig(
+        repo=args.repo,
+        ref=args.ref,
+        sub_path=args.sub_path,
+        use_git=args.use_git,
+        cache_dir=args.cache_dir,
+        state_namespace=args.state_namespace or default_state_namespace(),
+        listen_host=host,
+        listen_port=port,
+        poll_interval=args.poll_interval,
+        resync_interval=args.resync_interval,
+        webhook_secret=secret.encode() if secret else None,
+        leader_elect=args.leader_elect,
+        lease_name=args.lease_name,
+        lease_duration=args.lease_duration,
+        identity=default_identity(),
+        workers=args.workers,
+        force_conflicts=args.force_conflicts,
+    )
+
+
+def _run(args: argparse.Namespace) -> int:
+    setup_logging(args.log_format, args.log_level)
+    log = get_logger("run")
+    config = config_from(args)
+    agent = Agent(config, connect(args.kubeconfig, args.context), auth=GitAuth.from_env())
+    try:
+        server = HttpServer(build_router(agent), config.listen_host, config.listen_port)
+    except OSError as err:
+        raise ConfigError(f"cannot listen on {args.listen}: {err.strerror}") from err
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    server.start()
+    agent.start()
+    log.info(
+        "agent started",
+        extra={
+            "fields": {"repo": agent.source.describe(), "listen": args.listen, "identity": config.identity}
+        },
+    )
+    stop.wait()
+    log.info("shutting down")
+    agent.stop()
+    server.stop()
+    return 0

@@ -1,0 +1,85 @@
+"""`gitops-agent wait` against the real cluster: set-image → sync → wait for that commit."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+from cphelpers import run_cli
+from sync_repo import DeploymentsRepo
+
+from gitops_agent.inventory import InventoryStore, RevisionResult
+from gitops_agent.localcluster import LocalCluster
+
+UNIT = "research-assistant"
+
+
+def _set_image(repo: DeploymentsRepo, image: str) -> str:
+    code, out, err = run_cli("set-image", UNIT, image, "--repo", str(repo.upstream.bare), "--format", "json")
+    assert code == 0, err
+    return str(json.loads(out)["commit"])
+
+
+def _sync(repo: DeploymentsRepo) -> int:
+    report = repo.sync(units=frozenset({UNIT}))
+    assert report.ok, report
+    [unit] = report.units
+    assert unit.revision is not None
+    return unit.revision
+
+
+def _wait(cluster: LocalCluster, repo: DeploymentsRepo, *args: str) -> tuple[int, str, str]:
+    return run_cli(
+        "wait", UNIT, *args, "--poll", "0.5",
+        "--kubeconfig", str(cluster.kubeconfig), "--state-namespace", repo.namespace,
+    )  # fmt: skip
+
+
+@pytest.mark.full
+def test_set_image_sync_then_wait_for_the_commit(
+    full_cluster: LocalCluster, deployments_repo: DeploymentsRepo
+) -> None:
+    assert _sync(deployments_repo) == 1
+    sha = _set_image(deployments_repo, "ghcr.io/example/research-assistant:0.4.0")
+    assert _sync(deployments_repo) == 2
+    code, out, err = _wait(full_cluster, deployments_repo, "--commit", sha, "--timeout", "120")
+    assert code == 0, out + err
+    assert f"waiting for the revision of {UNIT} at commit {sha[:12]}" in out
+    assert "  revision 2  Deployed" in out
+    assert out.strip().splitlines()[-1].startswith(f"ready: revision 2 of {UNIT} is Deployed and Healthy")
+    # the older revision: deployed before it was superseded → success too
+    code, out, err = _wait(full_cluster, deployments_repo, "--revision", "1", "--timeout", "5")
+    assert code == 0, out + err
+    assert "has superseded it since" in out
+
+
+@pytest.mark.full
+def test_wait_times_out_naming_the_health_summary(
+    full_cluster: LocalCluster, deployments_repo: DeploymentsRepo
+) -> None:
+    sha = _set_image(deployments_repo, "ghcr.io/example/never-ready:0.4.0")
+    assert _sync(deployments_repo) == 1
+    code, out, err = _wait(full_cluster, deployments_repo, "--commit", sha[:10], "--timeout", "6")
+    assert code == 1, out + err
+    assert f"gitops-agent wait: timed out after 6s: revision 1 of {UNIT} is Deployed but Progressing: " in err
+    assert f"/{deployments_repo.namespace}/" in err
+    assert "Progressing" in out  # the progress lines showed the health as it went
+
+
+def test_a_failed_or_rolled_back_revision_fails_the_wait_with_its_reason(
+    cluster: LocalCluster, deployments_repo: DeploymentsRepo
+) -> None:
+    sha = _set_image(deployments_repo, "ghcr.io/example/research-assistant:0.4.0")
+    assert _sync(deployments_repo) == 1
+    store = InventoryStore(deployments_repo.kube, deployments_repo.namespace)
+    for result, reason, expected in (
+        (RevisionResult.FAILED, "Deployment/x/research-assistant apply failed: quota exceeded", "failed"),
+        (RevisionResult.ROLLED_BACK, "Degraded: ProgressDeadlineExceeded", "was rolled back"),
+    ):
+        inventory = store.load_all()[UNIT]
+        assert inventory.latest is not None and inventory.latest.commit == sha
+        store.save(inventory.record(replace(inventory.latest, result=result, reason=reason)))
+        code, out, err = _wait(cluster, deployments_repo, "--commit", sha, "--timeout", "30")
+        assert code == 1, out + err
+        assert f"gitops-agent wait: revision 1 of {UNIT} {expected}: {reason}" in err
