@@ -80,7 +80,9 @@ def start_agent(tmp_path: Path, kube: KubeClient) -> Iterator[Callable[..., Runn
     """Factory: start an agent on a repo; everything started is stopped after the test."""
     started: list[RunningAgent] = []
 
-    def start(repo: str, namespace: str, **overrides: Any) -> RunningAgent:
+    def start(
+        repo: str, namespace: str, *, client: KubeClient | None = None, **overrides: Any
+    ) -> RunningAgent:
         settings: dict[str, Any] = {
             "repo": repo,
             "state_namespace": namespace,
@@ -95,7 +97,7 @@ def start_agent(tmp_path: Path, kube: KubeClient) -> Iterator[Callable[..., Runn
             "lease_name": f"gitops-agent-{namespace}",
             **overrides,
         }
-        agent = Agent(AgentConfig(**settings), overrides.pop("kube", None) or kube)
+        agent = Agent(AgentConfig(**settings), client or kube)
         server = HttpServer(build_router(agent), "127.0.0.1", 0)
         server.start()
         agent.start()

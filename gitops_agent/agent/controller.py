@@ -54,7 +54,7 @@ class Agent:
         self.backoff = Backoff()
         self.source: Source = self._open_source(config.ref)
         self.events = EventRecorder(kube, instance=config.identity)
-        self.watch = WatchCache(kube, on_drift=self._on_drift)
+        self.watch = WatchCache(kube, on_drift=self._on_drift, on_resume=self._on_apiserver_back)
         self.stop_event = threading.Event()
         self.fetch_now = threading.Event()
         self.leading = threading.Event()
@@ -211,6 +211,11 @@ class Agent:
         ):
             self.trigger_fetch()
 
+    def _on_apiserver_back(self) -> None:
+        """The watches reconnected after an outage: retry everything now, not after the back-off."""
+        self.backoff.reset(FULL)
+        self.queue.add(FULL)
+
     def _on_drift(self, unit: str) -> None:
         if self.self_heal:
             self.queue.add(unit)
@@ -229,6 +234,10 @@ class Agent:
             except GitopsAgentError as err:
                 log.warning("sync failed, retrying with back-off: %s", err)
                 self.queue.add_after(FULL, self.backoff.next_delay(FULL))
+
+    def run_sync_all(self) -> SyncReport:
+        """A full sync now, on the calling thread (the worker loop takes the same path via the queue)."""
+        return self.run_sync(Batch(frozenset(), full=True))
 
     def run_sync(self, batch: Batch) -> SyncReport:
         """One sync of the batch's units (all of them for a full batch)."""

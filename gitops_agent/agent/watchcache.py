@@ -45,10 +45,16 @@ class WatchCache:
     """Implements `LiveView.lookup` from watches; `on_drift(unit)` fires on non-status changes."""
 
     def __init__(
-        self, kube: KubeClient, *, on_drift: Callable[[str], None], retry_seconds: float = 2.0
+        self,
+        kube: KubeClient,
+        *,
+        on_drift: Callable[[str], None],
+        on_resume: Callable[[], None] | None = None,
+        retry_seconds: float = 2.0,
     ) -> None:
         self.kube = kube
         self.on_drift = on_drift
+        self.on_resume = on_resume  # a stream listed again after failing: the apiserver is back
         self.retry_seconds = retry_seconds
         self._objects: dict[ObjectKey, dict[str, Any]] = {}
         self._synced: set[Stream] = set()
@@ -95,17 +101,22 @@ class WatchCache:
 
     def _run(self, stream: Stream) -> None:
         namespace, api_version, kind = stream
+        failing = False
         while not self._stop.is_set():
             try:
                 version = self._relist(stream)
-                for event_type, obj in self.kube.watch(
+                if failing and self.on_resume is not None:
+                    self.on_resume()
+                failing = False
+                events = self.kube.watch(
                     api_version,
                     kind,
                     namespace=namespace,
                     label_selector=OWNED_SELECTOR,
                     resource_version=version,
                     timeout_seconds=240,
-                ):
+                )
+                for event_type, obj in events:
                     if self._stop.is_set():
                         return
                     self._apply_event(event_type, obj, api_version, kind)
@@ -114,6 +125,7 @@ class WatchCache:
             except ClusterError as err:
                 if self._stop.is_set():
                     return
+                failing = True
                 log.warning("watch of %s in %s failed, re-listing: %s", kind, namespace, err)
                 self._stop.wait(self.retry_seconds)
 

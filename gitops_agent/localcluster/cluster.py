@@ -71,6 +71,7 @@ class LocalCluster:
         self.admin_token = ""
         self.kubeconfig = work_dir / "kubeconfig"
         self._pid_file = work_dir / PID_FILE_NAME
+        self._apiserver_argv: list[str] = []
         self._log_dir = work_dir / "logs"
 
     @property
@@ -171,34 +172,45 @@ class LocalCluster:
 
     def _start_apiserver(self, pki: ClusterPki, etcd_url: str) -> None:
         self.api_port = free_port()
-        process = self._spawn(
-            "kube-apiserver",
-            [
-                str(self.binaries.path("kube-apiserver")),
-                f"--etcd-servers={etcd_url}",
-                "--bind-address=127.0.0.1",
-                "--advertise-address=127.0.0.1",
-                f"--secure-port={self.api_port}",
-                f"--tls-cert-file={pki.serving_cert}",
-                f"--tls-private-key-file={pki.serving_key}",
-                f"--client-ca-file={pki.ca_cert}",
-                f"--token-auth-file={self.work_dir / 'tokens.csv'}",
-                "--authorization-mode=RBAC",
-                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-                f"--service-account-key-file={pki.service_account_pub}",
-                f"--service-account-signing-key-file={pki.service_account_key}",
-                f"--service-cluster-ip-range={SERVICE_CIDR}",
-                f"--cert-dir={self.work_dir / 'apiserver-certs'}",
-                "--allow-privileged=true",
-                "--profiling=false",
-                "--v=0",
-            ],
-        )
+        self._apiserver_argv = [
+            str(self.binaries.path("kube-apiserver")),
+            f"--etcd-servers={etcd_url}",
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            f"--secure-port={self.api_port}",
+            f"--tls-cert-file={pki.serving_cert}",
+            f"--tls-private-key-file={pki.serving_key}",
+            f"--client-ca-file={pki.ca_cert}",
+            f"--token-auth-file={self.work_dir / 'tokens.csv'}",
+            "--authorization-mode=RBAC",
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+            f"--service-account-key-file={pki.service_account_pub}",
+            f"--service-account-signing-key-file={pki.service_account_key}",
+            f"--service-cluster-ip-range={SERVICE_CIDR}",
+            f"--cert-dir={self.work_dir / 'apiserver-certs'}",
+            "--allow-privileged=true",
+            "--profiling=false",
+            "--v=0",
+        ]
+        self._run_apiserver()
+
+    def _run_apiserver(self) -> None:
+        process = self._spawn("kube-apiserver", self._apiserver_argv)
+        ca_cert = self.work_dir / "pki" / "ca.crt"
         self._wait(
             process,
-            lambda: _http_ok(f"{self.server}/readyz", self.admin_token, pki.ca_cert),
+            lambda: _http_ok(f"{self.server}/readyz", self.admin_token, ca_cert),
             "kube-apiserver /readyz",
         )
+
+    def stop_apiserver(self) -> None:
+        """Stop only the apiserver (fault tests); `start_apiserver` brings it back on the same port."""
+        for process in [p for p in self.processes if p.name == "kube-apiserver"]:
+            process.stop()
+            self.processes.remove(process)
+
+    def start_apiserver(self) -> None:
+        self._run_apiserver()
 
     def _start_full_components(self, pki: ClusterPki) -> None:
         kubeconfig = str(self.kubeconfig)

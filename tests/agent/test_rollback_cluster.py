@@ -1,0 +1,64 @@
+"""Auto-rollback on the full cluster: a revision whose pods never become ready is rolled back."""
+
+from __future__ import annotations
+
+import pytest
+from agent_harness import wait_for
+from sync_repo import DeploymentsRepo
+
+from gitops_agent.inventory import InventoryStore, RevisionResult
+from gitops_agent.localcluster import LocalCluster
+
+
+def _image(repo: DeploymentsRepo) -> str:
+    live = repo.kube.get("apps/v1", "Deployment", "research-assistant", repo.namespace) or {}
+    return str(
+        live.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [{}])[0].get("image")
+    )
+
+
+@pytest.mark.full
+def test_a_revision_that_never_becomes_ready_is_rolled_back_and_held(  # type: ignore[no-untyped-def]
+    full_cluster: LocalCluster, deployments_repo: DeploymentsRepo, start_agent
+) -> None:
+    repo = deployments_repo
+    text = repo.read("deployments/research-assistant.yaml").replace(
+        "  type: development\n", "  type: development\n  autoRollback: true\n  progressDeadlineSeconds: 10\n"
+    )
+    repo.push({"deployments/research-assistant.yaml": text}, "research-assistant: roll back when unhealthy")
+    running = start_agent(str(repo.upstream.bare), repo.namespace)
+    wait_for(
+        lambda: (running.agent.board.deployment("research-assistant") or {}).get("health") == "Healthy",
+        timeout=90,
+    )
+
+    broken = text.replace("ghcr.io/example/research-assistant:0.3.0", "ghcr.io/example/never-ready:0.4.0")
+    repo.push({"deployments/research-assistant.yaml": broken}, "research-assistant: a broken build")
+    running.agent.trigger_fetch()
+    wait_for(lambda: _image(repo).endswith("never-ready:0.4.0"), timeout=30)
+    wait_for(lambda: _image(repo).endswith("research-assistant:0.3.0"), timeout=90)  # rolled back
+
+    history = InventoryStore(repo.kube, repo.namespace).load_all()["research-assistant"].history
+    results = {r.revision: r.result for r in history}
+    assert results[2] is RevisionResult.ROLLED_BACK and results[1] is RevisionResult.DEPLOYED
+    assert "ProgressDeadlineExceeded" in next(r.reason for r in history if r.revision == 2)
+    assert (
+        running.agent.metrics.registry.get_sample_value(
+            "gitops_agent_rollbacks_total", {"deployment": "research-assistant"}
+        )
+        == 1
+    )
+    assert (running.agent.board.deployment("research-assistant") or {})["health"] == "RolledBack"
+
+    # Held: a full resync does not re-apply the failed revision ...
+    report = running.agent.run_sync_all()
+    held = next(u for u in report.units if u.unit == "research-assistant")
+    assert "held at r1" in held.note and _image(repo).endswith("research-assistant:0.3.0")
+
+    # ... until the deployment changes again.
+    fixed = text.replace(":0.3.0", ":0.5.0")
+    repo.push({"deployments/research-assistant.yaml": fixed}, "research-assistant: fixed build")
+    running.agent.trigger_fetch()
+    wait_for(lambda: _image(repo).endswith("research-assistant:0.5.0"), timeout=30)
+    latest = InventoryStore(repo.kube, repo.namespace).load_all()["research-assistant"].latest
+    assert latest is not None and latest.revision == 3
