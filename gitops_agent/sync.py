@@ -10,9 +10,7 @@ Nothing is written when nothing changed: not the objects, not the inventories.
 
 from __future__ import annotations
 
-import base64
 import enum
-import secrets
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -28,7 +26,7 @@ from gitops_agent.apply import (
     unchanged_without_requests,
 )
 from gitops_agent.diff import Action, ObjectChange
-from gitops_agent.errors import ClusterError, ConfigError, GitopsAgentError
+from gitops_agent.errors import ClusterError, GitopsAgentError
 from gitops_agent.inventory import (
     Inventory,
     InventoryEntry,
@@ -42,9 +40,9 @@ from gitops_agent.live import ListedLive, LiveView, NoLiveView
 from gitops_agent.manifests import RenderedUnit, RepositoryLoad, load_repository, render_unit, stamp_revision
 from gitops_agent.manifests.objects import ObjectKey
 from gitops_agent.prune import PrunePolicy, PruneRefusedError, check_guards, plan_prune, prune_entry
+from gitops_agent.seed import load_or_create_seed
 from gitops_agent.source import Snapshot
 
-SEED_SECRET = "gitops-agent-seed"
 DEFAULT_STATE_NAMESPACE = "gitops-agent"
 
 
@@ -196,30 +194,8 @@ def _keys_to_look_up(rendered: Iterable[RenderedUnit], inventories: dict[str, In
 
 
 def secret_seed(kube: KubeClient, options: SyncOptions) -> bytes:
-    """The seed generated passwords derive from: one random Secret per cluster, made on first use.
-
-    In a dry run a missing seed is replaced by a throwaway one (everything is a create then anyway).
-    """
-    live = kube.get("v1", "Secret", SEED_SECRET, options.state_namespace)
-    if live is not None:
-        return base64.b64decode(live.get("data", {}).get("seed", ""))
-    seed = secrets.token_bytes(32)
-    if not options.dry_run:
-        if kube.get("v1", "Namespace", options.state_namespace) is None:
-            raise ConfigError(
-                f"the state namespace {options.state_namespace!r} does not exist: create it or pass "
-                "--state-namespace (gitops-agent never creates or deletes namespaces)"
-            )
-        kube.create(
-            {
-                "apiVersion": "v1",
-                "kind": "Secret",
-                "metadata": {"name": SEED_SECRET, "namespace": options.state_namespace},
-                "type": "Opaque",
-                "data": {"seed": base64.b64encode(seed).decode()},
-            }
-        )
-    return seed
+    """The password seed (see `gitops_agent.seed`); a dry run never creates it."""
+    return load_or_create_seed(kube, options.state_namespace, create=not options.dry_run)
 
 
 def _missing_namespaces(kube: KubeClient, namespaces: set[str]) -> frozenset[str]:

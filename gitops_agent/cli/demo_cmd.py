@@ -23,6 +23,7 @@ from gitops_agent.agent.routes import build_router
 from gitops_agent.agent.server import HttpServer
 from gitops_agent.errors import LocalClusterError
 from gitops_agent.health import check_unit
+from gitops_agent.inventory import InventoryStore
 from gitops_agent.kube import KubeClient, connect
 from gitops_agent.localcluster import LocalCluster, Mode, ensure_binaries
 from gitops_agent.logs import setup_logging
@@ -147,32 +148,21 @@ def _start_agent(args: argparse.Namespace, kube: KubeClient, bare: Path) -> tupl
 
 
 def _wait_until_synced(agent: Agent, kube: KubeClient, timeout: float) -> bool:
+    """True once every deployment synced and all its recorded objects are Healthy."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         rows = agent.board.deployments()
         if rows and all(r["sync_state"] in ("Synced", "Failed") for r in rows):
-            inventories = {r["name"]: r for r in rows}
-            healths = [check_unit(kube, name, _keys(agent, name)) for name in inventories]
-            if all(h.health.value == "Healthy" for h in healths):
+            inventories = InventoryStore(kube, agent.config.state_namespace).load_all()
+            healths = [
+                check_unit(kube, name, [e.key for e in inv.objects]) for name, inv in inventories.items()
+            ]
+            if healths and all(h.health.value == "Healthy" for h in healths):
                 for health in healths:
                     agent.board.record_health(health)
                 return True
         time.sleep(1)
     return False
-
-
-def _keys(agent: Agent, name: str) -> list[Any]:
-    from gitops_agent.manifests.objects import ObjectKey
-
-    detail = agent.board.deployment(name) or {}
-    keys = []
-    for obj in detail.get("objects", []):
-        kind, _, rest = obj["object"].partition("/")
-        namespace, _, object_name = rest.partition("/")
-        api = {"Deployment": "apps/v1", "StatefulSet": "apps/v1"}.get(kind)
-        if api:
-            keys.append(ObjectKey(api, kind, namespace, object_name))
-    return keys
 
 
 def _print_summary(agent: Agent, cluster: LocalCluster, port: int, work: Path) -> None:
