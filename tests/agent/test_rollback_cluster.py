@@ -38,6 +38,11 @@ def test_a_revision_that_never_becomes_ready_is_rolled_back_and_held(  # type: i
     wait_for(lambda: _image(repo).endswith("never-ready:0.4.0"), timeout=30)
     wait_for(lambda: _image(repo).endswith("research-assistant:0.3.0"), timeout=90)  # rolled back
 
+    # The rollback is counted once the history is saved (it is written after the objects).
+    rollbacks = {"deployment": "research-assistant"}
+    wait_for(
+        lambda: running.agent.metrics.registry.get_sample_value("gitops_agent_rollbacks_total", rollbacks)
+    )
     history = InventoryStore(repo.kube, repo.namespace).load_all()["research-assistant"].history
     results = {r.revision: r.result for r in history}
     assert results[2] is RevisionResult.ROLLED_BACK and results[1] is RevisionResult.DEPLOYED
@@ -60,5 +65,7 @@ def test_a_revision_that_never_becomes_ready_is_rolled_back_and_held(  # type: i
     repo.push({"deployments/research-assistant.yaml": fixed}, "research-assistant: fixed build")
     running.agent.trigger_fetch()
     wait_for(lambda: _image(repo).endswith("research-assistant:0.5.0"), timeout=30)
-    latest = InventoryStore(repo.kube, repo.namespace).load_all()["research-assistant"].latest
-    assert latest is not None and latest.revision == 3
+    # The inventory is written after the objects: wait for it too.
+    store = InventoryStore(repo.kube, repo.namespace)
+    latest = wait_for(lambda: store.load_all()["research-assistant"].latest.revision == 3, timeout=10)  # type: ignore[union-attr]
+    assert latest
