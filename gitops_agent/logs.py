@@ -59,11 +59,23 @@ class TextFormatter(logging.Formatter):
         return text
 
 
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is when a line is logged, not when the handler was made.
+
+    A process that swaps stderr (a test runner capturing output, an embedding program) would
+    otherwise leave the agent's background threads writing to a closed stream.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr  # emit runs under the handler's lock
+        super().emit(record)
+
+
 def setup_logging(fmt: str = "json", level: str = "info") -> logging.Logger:
     """Configure the project's logger (idempotent)."""
     logger = logging.getLogger(LOGGER_NAME)
     logger.handlers.clear()
-    handler = logging.StreamHandler(sys.stderr)
+    handler = StderrHandler()
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     logger.addHandler(handler)
     logger.setLevel(level.upper())

@@ -34,6 +34,17 @@ class RunningAgent:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.port}"
 
+    def all_synced(self, count: int = 4) -> bool:
+        """`count` deployments (sample-repo has 4 units), each Synced with its revision history
+        recorded. The board shows a unit Synced as soon as its objects are applied; the history
+        only after the whole sync saved the inventories, so this waits for the end of a sync."""
+        board = self.agent.board
+        deployments = board.deployments()
+        return len(deployments) == count and all(
+            d["sync_state"] == "Synced" and (board.deployment(d["name"]) or {}).get("history")
+            for d in deployments
+        )
+
     def get(self, path: str) -> tuple[int, bytes]:
         try:
             with urllib.request.urlopen(self.url + path, timeout=10) as response:

@@ -20,7 +20,8 @@ from gitops_agent.errors import ClusterError
 from gitops_agent.inventory import InventoryStore
 from gitops_agent.kube import KubeClient, connect
 from gitops_agent.localcluster import LocalCluster
-from gitops_agent.sync import SEED_SECRET, SyncOptions, sync
+from gitops_agent.seed import SEED_SECRET
+from gitops_agent.sync import SyncOptions, sync
 
 MONITORING_KINDS = {"ServiceMonitor", "PrometheusRule"}  # CRDs of the Prometheus Operator
 
