@@ -234,7 +234,12 @@ def yaml_string(value: str) -> str:
 
 def needs_quotes(value: str) -> bool:
     """Whether `value` written plain would not read back as this exact string."""
-    return not (_PLAIN.match(value) and yaml.safe_load(value) == value)
+    if not _PLAIN.match(value):
+        return True
+    try:
+        return bool(yaml.safe_load(value) != value)
+    except yaml.YAMLError:  # `@x`, `...`: not even YAML when written plain
+        return True
 
 
 def _spec_order() -> tuple[str, ...]:

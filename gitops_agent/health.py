@@ -380,8 +380,8 @@ def wait_for_health(
             if on_progress is not None and reported.get(name) != seen:
                 on_progress(results[name])
             reported[name] = seen
-        remaining = deadline - clock()
-        if remaining <= 0 or all(r.health in _SETTLED for r in results.values()):
+        remaining = deadline - clock()  # NaN when a stopping caller's clock says inf from the start
+        if not remaining > 0 or all(r.health in _SETTLED for r in results.values()):
             return results
         sleep(min(poll_seconds, remaining))
 

@@ -67,6 +67,11 @@ class Metrics:
             ["deployment"],
             registry=r,
         )
+        self.repository_problems = Gauge(
+            "gitops_agent_repository_problems",
+            "Problems at the last load that belong to no single deployment (settings file, layout).",
+            registry=r,
+        )
         self.sync_duration = Histogram(
             "gitops_agent_sync_duration_seconds",
             "Duration of one sync run.",

@@ -10,12 +10,14 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import UTC
 from typing import Any
 
-from gitops_agent.diff import Action
+from gitops_agent.diff import Action, ObjectChange
 from gitops_agent.health import UnitHealth
 from gitops_agent.inventory import Inventory
 from gitops_agent.source import Snapshot
+from gitops_agent.source.urls import scrub_text
 from gitops_agent.sync import UnitResult
 
 DIFF_LIMIT = 64 * 1024
@@ -26,17 +28,23 @@ class DeploymentStatus:
     """The latest known state of one deployment."""
 
     name: str
+    namespace: str = ""
     revision: int | None = None
     commit: str = ""
     author: str = ""
     message: str = ""
+    revision_time: str = ""
+    """When the current revision's commit was made (ISO 8601, from the revision history)."""
     sync_state: str = "Unknown"
     health: str = "Unknown"
     health_message: str = ""
     last_error: str = ""
+    problems: list[str] = field(default_factory=list)
+    """The file's validation problems at the last load (file:line:col: field: message)."""
     note: str = ""
     last_sync_time: float | None = None
     last_attempt_time: float | None = None
+    """Unix times of the last successful sync and of the last attempt, successful or not."""
     objects: list[dict[str, str]] = field(default_factory=list)
     last_diff: str = ""
     history: list[dict[str, Any]] = field(default_factory=list)
@@ -56,6 +64,8 @@ class SourceStatus:
     commit: str = ""
     fetched_at: float | None = None
     error: str = ""
+    problems: list[str] = field(default_factory=list)
+    """Problems of the last load that belong to no single deployment (settings file, layout)."""
 
 
 class StatusBoard:
@@ -64,7 +74,7 @@ class StatusBoard:
     def __init__(self, *, repo: str = "", ref: str = "") -> None:
         self._lock = threading.Lock()
         self._deployments: dict[str, DeploymentStatus] = {}
-        self.source = SourceStatus(repo=repo, ref=ref)
+        self.source = SourceStatus(repo=scrub_text(repo), ref=ref)  # no credentials in a URL shown
         self.leader: dict[str, Any] = {"identity": "", "leading": False, "holder": None, "known": False}
 
     def _entry(self, name: str) -> DeploymentStatus:
@@ -77,18 +87,36 @@ class StatusBoard:
             entry.sync_state = result.state.value
             entry.last_attempt_time = now
             entry.last_error = result.error
+            entry.problems = list(result.problems)
             entry.note = result.note
+            entry.namespace = _namespace(result) or entry.namespace
             if result.revision is not None:
                 entry.revision, entry.commit = result.revision, result.commit
             if result.new_revision:
                 entry.author, entry.message = snapshot.author, snapshot.message
-            if not result.error:
+                entry.revision_time = snapshot.time.astimezone(UTC).isoformat(timespec="seconds")
+            if not result.error and not result.note:
                 entry.last_sync_time = now
-            if result.changes:
+            changed = [c for c in result.changes if c.action is not Action.UNCHANGED]
+            diff = "".join(c.diff for c in changed)
+            shown = {o["object"] for o in entry.objects if o["action"] != Action.PRUNE.value}
+            if result.changes and (changed or {str(c.key) for c in result.changes} != shown):
+                # a no-op resync (one follows each of the agent's own writes) keeps what the last
+                # change did to each object
                 entry.objects = [{"object": str(c.key), "action": c.action.value} for c in result.changes]
-            diff = "".join(c.diff for c in result.changes if c.action is not Action.UNCHANGED)
             if diff:
                 entry.last_diff = diff[:DIFF_LIMIT]
+
+    def record_prune(self, unit: str, changes: list[ObjectChange]) -> None:
+        """Objects pruned after the unit's sync join its object list (only for a unit still known)."""
+        with self._lock:
+            entry = self._deployments.get(unit)
+            if entry is not None:
+                entry.objects += [{"object": str(c.key), "action": c.action.value} for c in changes]
+
+    def record_repository(self, problems: tuple[str, ...]) -> None:
+        with self._lock:
+            self.source.problems = list(problems)
 
     def record_health(self, health: UnitHealth) -> None:
         with self._lock:
@@ -110,10 +138,22 @@ class StatusBoard:
             current = next((r for r in inventory.history if r.revision == entry.revision), None)
             if current is not None:
                 entry.commit, entry.author, entry.message = current.commit, current.author, current.message
+                entry.revision_time = current.time
 
     def remove(self, unit: str) -> None:
         with self._lock:
             self._deployments.pop(unit, None)
+
+    def namespace_of(self, unit: str) -> str:
+        """The namespace of the unit's Deployment, as of its last successful render ("" if unknown)."""
+        with self._lock:
+            entry = self._deployments.get(unit)
+            return entry.namespace if entry else ""
+
+    def health_known(self, unit: str) -> bool:
+        with self._lock:
+            entry = self._deployments.get(unit)
+            return entry is not None and entry.health != "Unknown"
 
     def names(self) -> list[str]:
         with self._lock:
@@ -131,3 +171,9 @@ class StatusBoard:
     def overview(self) -> dict[str, Any]:
         with self._lock:
             return {"source": asdict(self.source), "leader": dict(self.leader)}
+
+
+def _namespace(result: UnitResult) -> str:
+    """Where the unit's Deployment lives (the first namespaced object's namespace for other units)."""
+    own = next((k.namespace for k in result.keys if k.kind == "Deployment" and k.name == result.unit), "")
+    return own or next((k.namespace for k in result.keys if k.namespace), "")

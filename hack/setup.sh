@@ -11,7 +11,8 @@ cd "$REPO_ROOT"
 
 say() { printf '[setup] %s\n' "$*" >&2; }
 
-APT_PACKAGES=(git openssh-client ca-certificates)
+# chromium + chromium-driver: the status page is tested in headless Chromium (Selenium).
+APT_PACKAGES=(git openssh-client ca-certificates chromium chromium-driver)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

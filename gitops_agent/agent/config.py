@@ -46,6 +46,8 @@ class AgentConfig:
             raise ConfigError("--workers must be at least 1")
         if self.lease_duration < 3:
             raise ConfigError("--lease-duration must be at least 3 seconds")
+        if self.api_token is not None and len(self.api_token) < 16:
+            raise ConfigError("the API token must be at least 16 characters (e.g. `openssl rand -hex 32`)")
 
 
 def parse_listen(value: str) -> tuple[str, int]:

@@ -21,10 +21,10 @@ from gitops_agent.agent.leader import LeaderElector, LeaseConfig
 from gitops_agent.agent.watchcache import WatchCache
 from gitops_agent.agent.workqueue import FULL, Backoff, Batch, WorkQueue
 from gitops_agent.apply import ApplyOptions
-from gitops_agent.diff import Action
+from gitops_agent.diff import Action, ObjectChange
 from gitops_agent.errors import GitopsAgentError
 from gitops_agent.events import EventRecorder
-from gitops_agent.health import Health, UnitHealth, wait_for_health
+from gitops_agent.health import Health, UnitHealth, check_unit, wait_for_health
 from gitops_agent.inventory import InventoryStore, RevisionResult
 from gitops_agent.kube import KubeClient
 from gitops_agent.logs import fields, get_logger, log_context
@@ -53,7 +53,7 @@ class Agent:
         self.queue = WorkQueue()
         self.backoff = Backoff()
         self.source: Source = self._open_source(config.ref)
-        self.events = EventRecorder(kube, instance=config.identity)
+        self.events = EventRecorder(kube, instance=config.identity, state_namespace=config.state_namespace)
         self.watch = WatchCache(kube, on_drift=self._on_drift, on_resume=self._on_apiserver_back)
         self.stop_event = threading.Event()
         self.fetch_now = threading.Event()
@@ -280,6 +280,8 @@ class Agent:
                 self.metrics.drift.labels(result.unit).inc(len(changed))
                 log.info("drift corrected", extra=fields(objects=[str(c.key) for c in changed]))
                 self._event(result, "DriftCorrected", "put back: " + ", ".join(str(c.key) for c in changed))
+            if result.state is SyncState.SYNCED and not self.board.health_known(result.unit):
+                self._first_health(result)
 
     def _count(self, result: UnitResult) -> None:
         self.metrics.set_state(result.unit, result.state.value)
@@ -293,19 +295,39 @@ class Agent:
         if ok and not result.note:
             self.metrics.last_synced.labels(result.unit).set(time.time())
 
+    def _first_health(self, result: UnitResult) -> None:
+        """A deployment first seen without a rollout to monitor (an agent restart): check it once."""
+        try:
+            self._record_health(check_unit(self.kube, result.unit, result.keys))
+        except GitopsAgentError as err:
+            log.warning("health check failed: %s", err)
+
     def _event(self, result: UnitResult, reason: str, message: str) -> None:
-        namespace = next(
-            (k.namespace for k in result.keys if k.kind == "Deployment" and k.name == result.unit), ""
-        )
-        if namespace:
-            self.events.record(deployment=result.unit, namespace=namespace, reason=reason, message=message)
+        namespace = self.board.namespace_of(result.unit)  # known even when this sync failed to render
+        self.events.record(deployment=result.unit, namespace=namespace, reason=reason, message=message)
+
+    def _pruned(self, unit: str, changes: list[ObjectChange]) -> None:
+        """A Pruned event on the Deployment; for a teardown (the Deployment went too) in the state
+        namespace, about the unit's inventory ConfigMap."""
+        self.board.record_prune(unit, changes)
+        gone = any(c.key.kind == "Deployment" and c.key.name == unit for c in changes)
+        message = f"pruned {len(changes)} objects: " + ", ".join(str(c.key) for c in changes)
+        namespace = "" if gone else self.board.namespace_of(unit)
+        self.events.record(deployment=unit, namespace=namespace, reason="Pruned", message=message)
 
     def _after_sync(self, report: SyncReport) -> None:
         namespaces = {k.namespace for u in report.units for k in u.keys if k.namespace}
         self.watch.ensure(namespaces)
         self.self_heal = self._settings_self_heal(report)
+        pruned: dict[str, list[ObjectChange]] = {}
         for change in report.prune_changes:
             self.metrics.objects.labels(change.unit, change.action.value).inc()
+            if change.action is Action.PRUNE:
+                pruned.setdefault(change.unit, []).append(change)
+        for unit, changes in pruned.items():
+            self._pruned(unit, changes)
+        self.metrics.repository_problems.set(len(report.problems))
+        self.board.record_repository(report.problems)
         if report.prune_refused:
             log.warning("prune refused: %s", report.prune_refused)
         inventories = InventoryStore(self.kube, self.config.state_namespace).load_all()

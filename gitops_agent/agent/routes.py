@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from gitops_agent.agent.api import register_control_plane
 from gitops_agent.agent.page import render_detail, render_index
 from gitops_agent.agent.server import Request, Response, Router
 from gitops_agent.agent.webhook import Verdict, WebhookVerifier
@@ -40,6 +41,7 @@ def build_router(agent: Agent) -> Router:
         "GET", "/api/v1/deployments", lambda _: Response.json({"deployments": agent.board.deployments()})
     )
     router.add("GET", "/api/v1/deployments/{name}", lambda request: _deployment(agent, request))
+    register_control_plane(router, agent)  # the write API (off, 404, without an API token)
     router.add("GET", "/", lambda _: _html(render_index(agent.board.overview(), agent.board.deployments())))
     router.add("GET", "/deployments/{name}", lambda request: _detail_page(agent, request))
     return router

@@ -69,7 +69,7 @@ class Router:
             match = regex.match(request.path)
             if not match:
                 continue
-            if method != request.method:
+            if method != request.method and (method, request.method) != ("GET", "HEAD"):
                 allowed.append(method)
                 continue
             params = {k: urllib.parse.unquote(v) for k, v in match.groupdict().items()}
@@ -107,6 +107,9 @@ class HttpServer:
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes: with Nagle on, a kept-alive client waits for
+            # its delayed ACK (~40 ms) before it sees the body.
+            disable_nagle_algorithm = True
 
             def do_GET(self) -> None:
                 self._handle()
@@ -116,6 +119,13 @@ class HttpServer:
 
             def do_DELETE(self) -> None:
                 self._handle()
+
+            def __getattr__(self, name: str) -> Callable[[], None]:
+                """Any other method (HEAD, PUT, TRACE, QUERY…) reaches the router too, which answers
+                405 with `Allow` (HEAD: as GET, without the body) where http.server would say 501."""
+                if name.startswith("do_"):
+                    return self._handle
+                raise AttributeError(name)
 
             def log_message(self, format: str, *args: Any) -> None:
                 log.debug("%s %s", self.command, self.path)
@@ -160,6 +170,7 @@ class HttpServer:
                     self.send_header("Connection", "close")
                     self.close_connection = True
                 self.end_headers()
-                self.wfile.write(response.body)
+                if self.command != "HEAD":
+                    self.wfile.write(response.body)
 
         return _Handler

@@ -1,13 +1,15 @@
 """`gitops-agent history NAME` and `gitops-agent status`: what is deployed, read from the cluster.
 
 Both read the inventories the sync keeps in the state namespace, so they work from any machine
-with cluster access, without the repository.
+with cluster access, without the repository. `status --agent-url URL` reads the running agent's
+status model instead (`GET /api/v1/deployments`): its sync state, health and last error.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import urllib.request
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +31,11 @@ def register(subparsers: Any) -> None:
     add_cluster_flags(status)
     status.add_argument("--format", choices=("text", "json"), default="text")
     status.add_argument("--no-health", action="store_true", help="skip the live health check")
+    status.add_argument(
+        "--agent-url",
+        metavar="URL",
+        help="read the status of a running agent (e.g. http://127.0.0.1:8080) instead of the cluster",
+    )
     status.set_defaults(handler=_status)
 
 
@@ -59,6 +66,8 @@ def _history(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
+    if args.agent_url:
+        return _agent_status(args.agent_url, args.format)
     kube = kube_from(args)
     inventories = InventoryStore(kube, args.state_namespace).load_all()
     rows = []
@@ -80,6 +89,38 @@ def _status(args: argparse.Namespace) -> int:
         "message": "MESSAGE",
     }
     print(_table([tuple(header.values())] + [tuple(str(r[k]) for k in header) for r in rows]))
+    return 0
+
+
+def _agent_status(url: str, fmt: str) -> int:
+    """The deployments table from a running agent's status API."""
+    endpoint = url.rstrip("/") + "/api/v1/deployments"
+    try:
+        with urllib.request.urlopen(endpoint, timeout=15) as response:
+            deployments = json.load(response)["deployments"]
+    except (OSError, ValueError, KeyError) as err:
+        raise ConfigError(f"cannot read the agent's status from {endpoint}: {err}") from err
+    if fmt == "json":
+        print(json.dumps(deployments, indent=2))
+        return 0
+    rows = [("DEPLOYMENT", "REVISION", "COMMIT", "SYNC", "HEALTH", "LAST SYNC", "MESSAGE")]
+    for d in deployments:
+        synced = d.get("last_sync_time")
+        message = d.get("last_error") or d.get("note") or ""
+        if not message and d.get("health") not in ("Healthy", "Unknown"):
+            message = d.get("health_message", "")
+        rows.append(
+            (
+                d["name"],
+                "" if d.get("revision") is None else str(d["revision"]),
+                str(d.get("commit", ""))[:12],
+                d.get("sync_state", ""),
+                d.get("health", ""),
+                _age(datetime.fromtimestamp(synced, UTC).isoformat()) if synced else "",
+                " ".join(message.split())[:120],
+            )
+        )
+    print(_table(rows))
     return 0
 
 

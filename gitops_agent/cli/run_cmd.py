@@ -81,6 +81,12 @@ def register(subparsers: Any) -> None:
         "(env GITOPS_AGENT_WEBHOOK_SECRET_FILE)",
     )
     g.add_argument(
+        "--api-token-file",
+        default=ENV("GITOPS_AGENT_API_TOKEN_FILE"),
+        help="file holding the bearer token of the control-plane API (POST/DELETE /api/v1/deployments…); "
+        "the API is off without it (env GITOPS_AGENT_API_TOKEN_FILE)",
+    )
+    g.add_argument(
         "--leader-elect",
         action=argparse.BooleanOptionalAction,
         default=_env_bool("GITOPS_AGENT_LEADER_ELECT", True),
@@ -148,6 +154,7 @@ def config_from(args: argparse.Namespace) -> AgentConfig:
         identity=default_identity(),
         workers=args.workers,
         force_conflicts=args.force_conflicts,
+        api_token=read_secret_file(args.api_token_file, "API token"),
     )
 
 

@@ -22,6 +22,7 @@ BINARY_NAMES = (
     "kubectl",
     "kwok",
     "helm",
+    "promtool",
 )
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = REPO_ROOT / "hack" / "build-k8s.sh"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from typing import Any
 
@@ -176,7 +177,11 @@ def test_everything_enabled_renders_every_optional_object(helm: Helm) -> None:
     assert monitor["spec"]["endpoints"][0]["port"] == "http"
     assert monitor["metadata"]["labels"]["release"] == "prometheus"
     assert _one(objects, "PrometheusRule")["spec"]["groups"][0]["name"] == "gitops-agent"
-    assert _one(objects, "ConfigMap")["data"] == {"gitops-agent.json": "{}"}
+    dashboard = _one(objects, "ConfigMap")["data"]
+    assert list(dashboard) == ["gitops-agent.json"]
+    shipped = json.loads((CHART_DIR / "files" / "dashboard.json").read_text())
+    assert json.loads(dashboard["gitops-agent.json"]) == shipped
+    assert shipped["panels"], "the dashboard has panels"
     backend = _one(objects, "Ingress")["spec"]["rules"][0]["http"]["paths"][0]["backend"]
     assert backend == {"service": {"name": "gitops-agent", "port": {"name": "http"}}}
 
