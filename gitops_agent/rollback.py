@@ -13,7 +13,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
-from gitops_agent.apply import ApplyOptions, apply_plan, plan_object
+from gitops_agent.apply import ApplyOptions, PlannedObject, apply_plan, plan_object
 from gitops_agent.diff import Action, ObjectChange
 from gitops_agent.errors import GitopsAgentError
 from gitops_agent.inventory import InventoryEntry, InventoryStore, RevisionRecord, RevisionResult
@@ -67,13 +67,7 @@ def rollback_unit(
         raise RollbackError(
             f"{unit}: snapshot is at {snapshot.short_commit}, r{target.revision} needs {target.commit[:12]}"
         )
-    manifests = _render_at(snapshot, unit, seed=seed, target=target)
-    options = ApplyOptions(force_conflicts=True)
-    with ThreadPoolExecutor(8, thread_name_prefix="rollback") as pool:
-        plans = [
-            plan_object(kube, unit=unit, stage=stage, desired=m, options=options) for stage, m in manifests
-        ]
-        done = apply_plan(kube, pool, plans, options=options)
+    done = _apply_revision(kube, snapshot, unit, seed=seed, target=target)
     keep = {p.key for p in done}
     changes = [p.change() for p in done]
     changes += [prune_entry(kube, unit, e) for e in inventory.objects if e.key not in keep]
@@ -88,6 +82,37 @@ def rollback_unit(
     return RollbackResult(
         unit, failed, restored, tuple(c for c in changes if c.action is not Action.UNCHANGED)
     )
+
+
+def restore_held(
+    kube: KubeClient, snapshot: Snapshot, *, unit: str, seed: bytes, target: RevisionRecord
+) -> tuple[ObjectChange, ...]:
+    """Self-heal for a deployment held after a rollback: put its objects back to `target`.
+
+    The sync engine leaves a held deployment alone (its repository spec is the one that failed), so
+    drift on it would otherwise stay until the file changes. This re-applies the restored revision
+    from `snapshot` (checked out at `target.commit`); objects that match get no write. Returns the
+    objects it had to change. The inventory and history stay as the rollback wrote them.
+    """
+    if snapshot.commit != target.commit:
+        raise RollbackError(
+            f"{unit}: snapshot is at {snapshot.short_commit}, r{target.revision} needs {target.commit[:12]}"
+        )
+    done = _apply_revision(kube, snapshot, unit, seed=seed, target=target)
+    return tuple(c for c in (p.change() for p in done) if c.action is not Action.UNCHANGED)
+
+
+def _apply_revision(
+    kube: KubeClient, snapshot: Snapshot, unit: str, *, seed: bytes, target: RevisionRecord
+) -> list[PlannedObject]:
+    """Render `unit` as it was at `target` and server-side apply it (Git wins: conflicts forced)."""
+    manifests = _render_at(snapshot, unit, seed=seed, target=target)
+    options = ApplyOptions(force_conflicts=True)
+    with ThreadPoolExecutor(8, thread_name_prefix="rollback") as pool:
+        plans = [
+            plan_object(kube, unit=unit, stage=stage, desired=m, options=options) for stage, m in manifests
+        ]
+        return apply_plan(kube, pool, plans, options=options)
 
 
 def _render_at(

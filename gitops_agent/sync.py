@@ -87,6 +87,8 @@ class UnitResult:
     """Why an OutOfSync unit was left as it is (held after a rollback, self-heal off)."""
     problems: tuple[str, ...] = ()
     """The unit's load/validation problems (file:line:col: field: message), when it has any."""
+    held: bool = False
+    """Held at its restored revision after a rollback (the repository's spec is the failed one)."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,8 @@ class SyncReport:
     problems: tuple[str, ...] = ()
     prune_changes: tuple[ObjectChange, ...] = ()
     prune_refused: str = ""
+    self_heal: bool | None = None
+    """The self-heal policy this sync applied (None when the settings file did not load)."""
 
     @property
     def ok(self) -> bool:
@@ -159,7 +163,7 @@ def sync(
         prune_changes, refused = _prune(run, load, results)
         _save_inventories(run)
     results.sort(key=lambda r: r.unit)
-    return SyncReport(snapshot, tuple(results), problems, tuple(prune_changes), refused)
+    return SyncReport(snapshot, tuple(results), problems, tuple(prune_changes), refused, run.self_heal)
 
 
 # -- render ------------------------------------------------------------------------------------
@@ -265,6 +269,7 @@ def _held(unit: str, inventory: Inventory | None, latest: RevisionRecord) -> Uni
         False,
         keys=keys,
         note=note,
+        held=True,
     )
 
 

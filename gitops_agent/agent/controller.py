@@ -25,12 +25,12 @@ from gitops_agent.diff import Action, ObjectChange
 from gitops_agent.errors import GitopsAgentError
 from gitops_agent.events import EventRecorder
 from gitops_agent.health import Health, UnitHealth, check_unit, wait_for_health
-from gitops_agent.inventory import InventoryStore, RevisionResult
+from gitops_agent.inventory import Inventory, InventoryStore, RevisionResult
 from gitops_agent.kube import KubeClient
 from gitops_agent.logs import fields, get_logger, log_context
 from gitops_agent.manifests import load_repository
 from gitops_agent.metrics import Metrics
-from gitops_agent.rollback import rollback_target, rollback_unit
+from gitops_agent.rollback import restore_held, rollback_target, rollback_unit
 from gitops_agent.source import DirSource, GitAuth, Snapshot, Source, open_source
 from gitops_agent.status import StatusBoard
 from gitops_agent.sync import SyncOptions, SyncReport, SyncState, UnitResult, secret_seed, sync
@@ -277,11 +277,15 @@ class Agent:
                 self._event(result, "RevisionRolledOut", message)
                 self._monitor(result)
             elif changed and result.state is SyncState.SYNCED:
-                self.metrics.drift.labels(result.unit).inc(len(changed))
-                log.info("drift corrected", extra=fields(objects=[str(c.key) for c in changed]))
-                self._event(result, "DriftCorrected", "put back: " + ", ".join(str(c.key) for c in changed))
+                self._drift_corrected(result, changed)
             if result.state is SyncState.SYNCED and not self.board.health_known(result.unit):
                 self._first_health(result)
+
+    def _drift_corrected(self, result: UnitResult, changed: list[ObjectChange]) -> None:
+        """Owned objects changed outside Git were put back: count, log and tell on the Deployment."""
+        self.metrics.drift.labels(result.unit).inc(len(changed))
+        log.info("drift corrected", extra=fields(objects=[str(c.key) for c in changed]))
+        self._event(result, "DriftCorrected", "put back: " + ", ".join(str(c.key) for c in changed))
 
     def _count(self, result: UnitResult) -> None:
         self.metrics.set_state(result.unit, result.state.value)
@@ -318,7 +322,8 @@ class Agent:
     def _after_sync(self, report: SyncReport) -> None:
         namespaces = {k.namespace for u in report.units for k in u.keys if k.namespace}
         self.watch.ensure(namespaces)
-        self.self_heal = self._settings_self_heal(report)
+        if report.self_heal is not None:  # else keep the last known policy
+            self.self_heal = report.self_heal
         pruned: dict[str, list[ObjectChange]] = {}
         for change in report.prune_changes:
             self.metrics.objects.labels(change.unit, change.action.value).inc()
@@ -337,10 +342,10 @@ class Agent:
                 self.metrics.forget(name)
         for inventory in inventories.values():
             self.board.record_history(inventory)
-
-    def _settings_self_heal(self, report: SyncReport) -> bool:
-        load = load_repository(report.snapshot.path)
-        return load.settings.sync.self_heal if load.settings else self.self_heal
+        if self.self_heal and self.leading.is_set():
+            for result in report.units:
+                if result.held and result.unit in inventories:
+                    self._heal_held(result, inventories[result.unit])
 
     # -- rollouts ------------------------------------------------------------------------------
 
@@ -421,6 +426,22 @@ class Agent:
         self.board.record_history(
             InventoryStore(self.kube, self.config.state_namespace).load_all()[result.unit]
         )
+
+    def _heal_held(self, result: UnitResult, inventory: Inventory) -> None:
+        """Drift on a deployment held after a rollback: put back the restored revision's objects."""
+        target = inventory.last_with(RevisionResult.DEPLOYED)
+        if target is None:
+            return
+        with self._apply_lock, log_context(deployment=result.unit, revision=target.revision):
+            try:
+                snapshot = self._open_source(target.commit).fetch()
+                seed = secret_seed(self.kube, SyncOptions(state_namespace=self.config.state_namespace))
+                changes = restore_held(self.kube, snapshot, unit=result.unit, seed=seed, target=target)
+            except GitopsAgentError as err:
+                log.warning("cannot self-heal the held revision: %s", err)
+                return
+        if changes:
+            self._drift_corrected(result, list(changes))
 
     def _mark_failed(self, result: UnitResult, reason: str) -> None:
         store = InventoryStore(self.kube, self.config.state_namespace)

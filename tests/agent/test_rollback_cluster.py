@@ -17,6 +17,12 @@ def _image(repo: DeploymentsRepo) -> str:
     )
 
 
+def _replicas(repo: DeploymentsRepo) -> int | None:
+    live = repo.kube.get("apps/v1", "Deployment", "research-assistant", repo.namespace) or {}
+    replicas = live.get("spec", {}).get("replicas")
+    return int(replicas) if replicas is not None else None
+
+
 @pytest.mark.full
 def test_a_revision_that_never_becomes_ready_is_rolled_back_and_held(  # type: ignore[no-untyped-def]
     full_cluster: LocalCluster, deployments_repo: DeploymentsRepo, start_agent
@@ -59,6 +65,21 @@ def test_a_revision_that_never_becomes_ready_is_rolled_back_and_held(  # type: i
     report = running.agent.run_sync_all()
     held = next(u for u in report.units if u.unit == "research-assistant")
     assert "held at r1" in held.note and _image(repo).endswith("research-assistant:0.3.0")
+
+    # Held is not unguarded: drift on the restored revision is put back (self-heal), no re-apply of r2.
+    registry = running.agent.metrics.registry
+    drift = {"deployment": "research-assistant"}
+    corrected_before = registry.get_sample_value("gitops_agent_drift_corrections_total", drift) or 0
+    full_cluster.kubectl("-n", repo.namespace, "scale", "deployment/research-assistant", "--replicas=4")
+    wait_for(lambda: _replicas(repo) == 1, timeout=30)
+    wait_for(
+        lambda: (
+            (registry.get_sample_value("gitops_agent_drift_corrections_total", drift) or 0) > corrected_before
+        )
+    )
+    assert _image(repo).endswith("research-assistant:0.3.0")
+    history = InventoryStore(repo.kube, repo.namespace).load_all()["research-assistant"].history
+    assert {r.revision: r.result for r in history}[2] is RevisionResult.ROLLED_BACK
 
     # ... until the deployment changes again.
     fixed = text.replace(":0.3.0", ":0.5.0")

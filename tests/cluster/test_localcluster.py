@@ -100,9 +100,12 @@ def test_an_image_marked_never_ready_stays_unready(
     apps.create_namespaced_deployment(namespace, _deployment("stuck", image, replicas=1))
     core = client.CoreV1Api(kube_api)
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not core.list_namespaced_pod(namespace).items:
+    pods = []
+    while time.monotonic() < deadline:  # the pod is created, then scheduled: wait for both
+        pods = core.list_namespaced_pod(namespace).items
+        if pods and pods[0].spec.node_name:
+            break
         time.sleep(0.2)
-    pods = core.list_namespaced_pod(namespace).items
     assert len(pods) == 1 and pods[0].spec.node_name  # scheduled ...
     time.sleep(3)  # ... and given time kwok would need to mark it Ready (well under a second)
     status = apps.read_namespaced_deployment_status("stuck", namespace).status
