@@ -18,7 +18,8 @@ from gitops_agent.diff import Action, ObjectChange
 from gitops_agent.errors import GitopsAgentError
 from gitops_agent.inventory import InventoryEntry, InventoryStore, RevisionRecord, RevisionResult
 from gitops_agent.kube import KubeClient
-from gitops_agent.manifests import load_repository, render_unit, stamp_revision
+from gitops_agent.loadcache import load_snapshot
+from gitops_agent.manifests import render_unit, stamp_revision
 from gitops_agent.prune import prune_entry
 from gitops_agent.source import Snapshot
 
@@ -118,7 +119,7 @@ def _apply_revision(
 def _render_at(
     snapshot: Snapshot, unit: str, *, seed: bytes, target: RevisionRecord
 ) -> list[tuple[int, dict]]:  # type: ignore[type-arg]
-    load = load_repository(snapshot.path)
+    load = load_snapshot(snapshot)
     found = next((u for u in load.units if u.name == unit), None)
     if load.settings is None or found is None or not found.valid:
         raise RollbackError(f"{unit}: cannot render r{target.revision} from commit {target.commit[:12]}")

@@ -37,7 +37,8 @@ from gitops_agent.inventory import (
 )
 from gitops_agent.kube import KubeClient
 from gitops_agent.live import ListedLive, LiveView, NoLiveView
-from gitops_agent.manifests import RenderedUnit, RepositoryLoad, load_repository, render_unit, stamp_revision
+from gitops_agent.loadcache import load_snapshot
+from gitops_agent.manifests import RenderedUnit, RepositoryLoad, render_unit, stamp_revision
 from gitops_agent.manifests.objects import ObjectKey
 from gitops_agent.prune import PrunePolicy, PruneRefusedError, check_guards, plan_prune, prune_entry
 from gitops_agent.seed import load_or_create_seed
@@ -145,7 +146,7 @@ def sync(
     on_unit: Callable[[UnitResult], None] | None = None,
 ) -> SyncReport:
     """Converge the cluster to `snapshot` (or, with dry_run, report what that would change)."""
-    load = load_repository(snapshot.path)
+    load = load_snapshot(snapshot)
     problems = tuple(str(p) for p in load.problems)
     if load.settings is None:
         return SyncReport(snapshot, (), problems or ("the settings file is invalid",))

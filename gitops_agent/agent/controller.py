@@ -27,8 +27,8 @@ from gitops_agent.events import EventRecorder
 from gitops_agent.health import Health, UnitHealth, check_unit, wait_for_health
 from gitops_agent.inventory import Inventory, InventoryStore, RevisionResult
 from gitops_agent.kube import KubeClient
+from gitops_agent.loadcache import load_snapshot
 from gitops_agent.logs import fields, get_logger, log_context
-from gitops_agent.manifests import load_repository
 from gitops_agent.metrics import Metrics
 from gitops_agent.rollback import restore_held, rollback_target, rollback_unit
 from gitops_agent.source import DirSource, GitAuth, Snapshot, Source, open_source
@@ -351,7 +351,7 @@ class Agent:
 
     def _monitor(self, result: UnitResult) -> None:
         assert self.snapshot is not None
-        unit = load_repository(self.snapshot.path).unit(result.unit)
+        unit = load_snapshot(self.snapshot).unit(result.unit)
         deployment = unit.deployment if unit else None
         deadline = float(deployment.progress_deadline_seconds) if deployment else 600.0
         auto_rollback = bool(deployment and deployment.auto_rollback)

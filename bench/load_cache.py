@@ -1,0 +1,66 @@
+"""What the per-commit load cache saves the running agent on every resync of an unchanged commit.
+
+The agent loads its current snapshot on every sync (poll, drift event, periodic resync): without
+the cache each one parses and schema-validates every file again. Prints, for generated repositories
+of N deployments, the time of a load from disk and of the same commit's load from the cache
+(median of --repeat runs).
+
+    .venv/bin/python bench/load_cache.py [--deployments 200 1000] [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from sync_scale import generate_repo
+
+from gitops_agent import loadcache
+from gitops_agent.manifests import load_repository
+from gitops_agent.source import Snapshot
+
+
+def median_seconds(action: Callable[[], object], repeat: int) -> float:
+    timings = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        action()
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings)
+
+
+def measure(deployments: int, repeat: int) -> tuple[int, int, float, float]:
+    with tempfile.TemporaryDirectory(prefix="load-cache-") as scratch:
+        root = Path(scratch)
+        generate_repo(root, deployments)
+        files = sum(1 for p in root.rglob("*.yaml"))
+        snapshot = Snapshot("f" * 40, root, "", "", datetime.now(UTC), "main")
+        from_disk = median_seconds(lambda: load_repository(root), repeat)
+        loadcache.load_snapshot(snapshot)  # the first sync of a commit fills the cache
+        cached = median_seconds(lambda: loadcache.load_snapshot(snapshot), repeat)
+    return deployments, files, from_disk, cached
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--deployments", type=int, nargs="+", default=[200, 1000])
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args(argv)
+    print("| deployments | YAML files | load from disk (s) | same commit, cached (s) |")
+    print("|---:|---:|---:|---:|")
+    for count in args.deployments:
+        deployments, files, from_disk, cached = measure(count, args.repeat)
+        print(f"| {deployments} | {files} | {from_disk:.3f} | {cached:.6f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
