@@ -31,6 +31,8 @@ from gitops_agent.logs import get_logger, setup_logging
 from gitops_agent.source import GitAuth
 
 ENV = os.environ.get
+"""Env defaults stay strings: argparse converts a string default with the flag's `type`, so a bad
+value (GITOPS_AGENT_WORKERS=x) is a usage error of `run` and never breaks the other commands."""
 
 
 def _env_bool(name: str, default: bool) -> bool:
@@ -65,13 +67,13 @@ def register(subparsers: Any) -> None:
     g.add_argument(
         "--poll-interval",
         type=float,
-        default=float(ENV("GITOPS_AGENT_POLL_INTERVAL", "60")),
+        default=ENV("GITOPS_AGENT_POLL_INTERVAL", "60"),
         help="seconds between repository fetches, ±10%% jitter (env GITOPS_AGENT_POLL_INTERVAL)",
     )
     g.add_argument(
         "--resync-interval",
         type=float,
-        default=float(ENV("GITOPS_AGENT_RESYNC_INTERVAL", "600")),
+        default=ENV("GITOPS_AGENT_RESYNC_INTERVAL", "600"),
         help="seconds between full resyncs (env GITOPS_AGENT_RESYNC_INTERVAL)",
     )
     g.add_argument(
@@ -96,13 +98,13 @@ def register(subparsers: Any) -> None:
     g.add_argument(
         "--lease-duration",
         type=float,
-        default=float(ENV("GITOPS_AGENT_LEASE_DURATION", "15")),
+        default=ENV("GITOPS_AGENT_LEASE_DURATION", "15"),
         help="seconds a leader's Lease lasts without renewal (env GITOPS_AGENT_LEASE_DURATION)",
     )
     g.add_argument(
         "--workers",
         type=int,
-        default=int(ENV("GITOPS_AGENT_WORKERS", "8")),
+        default=ENV("GITOPS_AGENT_WORKERS", "8"),
         help="deployments synced in parallel (env GITOPS_AGENT_WORKERS)",
     )
     g.add_argument(

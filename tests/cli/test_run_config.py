@@ -32,3 +32,16 @@ def test_an_unreadable_kubeconfig_is_a_clear_error(
     code = main(["run", "--repo", str(tmp_path), "--kubeconfig", str(tmp_path / "missing"), "--listen", ":0"])
     assert code == 2
     assert "cannot load Kubernetes credentials" in capsys.readouterr().err
+
+
+def test_a_bad_environment_value_is_a_usage_error_of_run_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITOPS_AGENT_POLL_INTERVAL", "often")
+    monkeypatch.setenv("GITOPS_AGENT_WORKERS", "many")
+    with pytest.raises(SystemExit) as exited:
+        main(["run", "--repo", str(tmp_path), "--kubeconfig", str(tmp_path / "none")])
+    assert exited.value.code == 2
+    assert "argument --poll-interval: invalid float value: 'often'" in capsys.readouterr().err
+    # The other commands build the same parser and still work.
+    assert main(["validate", str(Path(__file__).resolve().parents[2] / "sample-repo")]) == 0
