@@ -73,7 +73,7 @@ def _demo(args: argparse.Namespace) -> int:
         for namespace in NAMESPACES:
             if kube.get("v1", "Namespace", namespace) is None:
                 kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
-        bare, work = _prepare_repo(args.dir)
+        bare, work = prepare_repo(args.dir)
         setup_logging("text", "warning")
         agent, server = _start_agent(args, kube, bare)
         try:
@@ -98,7 +98,7 @@ def _git(*args: str, cwd: Path) -> None:
     )
 
 
-def _prepare_repo(root: Path) -> tuple[Path, Path]:
+def prepare_repo(root: Path) -> tuple[Path, Path]:
     """A bare remote holding sample-repo and a clone to edit; kept as they are on later runs."""
     bare, work = root / "remote.git", root / "deployments-repo"
     if bare.exists() and work.exists():
