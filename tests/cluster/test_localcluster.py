@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from kobjects import deployment
 from kubernetes import client, dynamic
 from kubernetes.client.rest import ApiException
 
@@ -19,32 +20,15 @@ from gitops_agent.localcluster.cluster import NEVER_READY_IMAGE_MARK
 from gitops_agent.localcluster.processes import reap_stale, spawn
 
 
-def _deployment(name: str, image: str, replicas: int = 2) -> dict[str, object]:
-    labels = {"app": name}
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "labels": labels},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": labels},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {"containers": [{"name": "main", "image": image}]},
-            },
-        },
-    }
-
-
 def test_apiserver_accepts_a_deployment_and_rejects_an_invalid_one(
     kube_api: client.ApiClient, namespace: str
 ) -> None:
     apps = client.AppsV1Api(kube_api)
-    created = apps.create_namespaced_deployment(namespace, _deployment("web", "nginx:1.27"))
+    created = apps.create_namespaced_deployment(namespace, deployment("web", "nginx:1.27"))
     assert created.metadata.uid
     assert apps.read_namespaced_deployment("web", namespace).spec.replicas == 2
 
-    invalid = _deployment("Bad_Name", "nginx:1.27")
+    invalid = deployment("Bad_Name", "nginx:1.27")
     with pytest.raises(ApiException) as err:
         apps.create_namespaced_deployment(namespace, invalid)
     assert err.value.status == 422
@@ -77,7 +61,7 @@ def test_deployment_pods_become_ready_on_kwok_nodes(
     full_cluster: LocalCluster, kube_api: client.ApiClient, namespace: str
 ) -> None:
     apps = client.AppsV1Api(kube_api)
-    apps.create_namespaced_deployment(namespace, _deployment("web", "example.test/web:1.0", replicas=3))
+    apps.create_namespaced_deployment(namespace, deployment("web", "example.test/web:1.0", replicas=3))
     deadline = time.monotonic() + 60
     status = None
     while time.monotonic() < deadline:
@@ -97,7 +81,7 @@ def test_an_image_marked_never_ready_stays_unready(
 ) -> None:
     apps = client.AppsV1Api(kube_api)
     image = f"example.test/{NEVER_READY_IMAGE_MARK}:1.0"
-    apps.create_namespaced_deployment(namespace, _deployment("stuck", image, replicas=1))
+    apps.create_namespaced_deployment(namespace, deployment("stuck", image, replicas=1))
     core = client.CoreV1Api(kube_api)
     deadline = time.monotonic() + 30
     pods = []

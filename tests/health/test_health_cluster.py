@@ -10,34 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from kubernetes import client
+from kobjects import deployment
 
 from gitops_agent.health import Health, UnitHealth, check_unit, progress_line, wait_for_health
 from gitops_agent.kube import KubeClient
 from gitops_agent.manifests.objects import ObjectKey
-
-
-@pytest.fixture
-def kube(kube_api: client.ApiClient) -> KubeClient:
-    return KubeClient(kube_api)
-
-
-def _deployment(namespace: str, name: str, image: str, *, replicas: int, **spec: Any) -> dict[str, Any]:
-    labels = {"app": name}
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": labels},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {"containers": [{"name": "main", "image": image}]},
-            },
-            **spec,
-        },
-    }
 
 
 def _service(namespace: str, name: str) -> dict[str, Any]:
@@ -85,7 +62,7 @@ def _apply(kube: KubeClient, *manifests: dict[str, Any]) -> list[ObjectKey]:
 def test_deployment_and_its_service_become_healthy(kube: KubeClient, namespace: str) -> None:
     keys = _apply(
         kube,
-        _deployment(namespace, "app", "example.test/app:1", replicas=2),
+        deployment("app", "example.test/app:1", namespace=namespace, replicas=2),
         _service(namespace, "app"),
     )
     lines: list[str] = []
@@ -110,7 +87,9 @@ def test_deployment_and_its_service_become_healthy(kube: KubeClient, namespace: 
 def test_a_rollout_past_its_deadline_is_degraded(kube: KubeClient, namespace: str) -> None:
     keys = _apply(
         kube,
-        _deployment(namespace, "stuck", "example.test/never-ready:1", replicas=1, progressDeadlineSeconds=5),
+        deployment(
+            "stuck", "example.test/never-ready:1", namespace=namespace, replicas=1, progressDeadlineSeconds=5
+        ),
     )
     unit = wait_for_health(kube, {"stuck": keys}, timeout_seconds=60, poll_seconds=0.5)["stuck"]
     assert unit.health is Health.DEGRADED, unit
@@ -121,13 +100,15 @@ def test_a_rollout_past_its_deadline_is_degraded(kube: KubeClient, namespace: st
 @pytest.mark.full
 def test_a_bad_update_is_never_healthy_and_degrades_at_its_deadline(kube: KubeClient, namespace: str) -> None:
     """The race that matters for auto-rollback: right after the apply, the old status must not pass."""
-    good = _deployment(namespace, "bot", "example.test/bot:1", replicas=2, progressDeadlineSeconds=5)
+    good = deployment("bot", "example.test/bot:1", namespace=namespace, replicas=2, progressDeadlineSeconds=5)
     keys = _apply(kube, good)
     assert (
         wait_for_health(kube, {"bot": keys}, timeout_seconds=60, poll_seconds=0.5)["bot"].health
         is Health.HEALTHY
     )
-    bad = _deployment(namespace, "bot", "example.test/never-ready:2", replicas=2, progressDeadlineSeconds=5)
+    bad = deployment(
+        "bot", "example.test/never-ready:2", namespace=namespace, replicas=2, progressDeadlineSeconds=5
+    )
     _apply(kube, bad)
     assert check_unit(kube, "bot", keys).health is Health.PROGRESSING
     seen: list[str] = []
@@ -157,7 +138,7 @@ def test_statefulset_with_a_volume_claim_becomes_healthy(kube: KubeClient, names
 
 @pytest.mark.full
 def test_wait_times_out_while_a_rollout_is_still_progressing(kube: KubeClient, namespace: str) -> None:
-    keys = _apply(kube, _deployment(namespace, "slow", "example.test/never-ready:1", replicas=1))
+    keys = _apply(kube, deployment("slow", "example.test/never-ready:1", namespace=namespace, replicas=1))
     seen: list[UnitHealth] = []
     result = wait_for_health(
         kube, {"slow": keys}, timeout_seconds=1.5, poll_seconds=0.5, on_progress=seen.append
