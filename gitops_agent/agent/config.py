@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gitops_agent.errors import ConfigError
@@ -28,14 +28,14 @@ class AgentConfig:
     listen_port: int = 8080
     poll_interval: float = 60.0
     resync_interval: float = 600.0
-    webhook_secret: bytes | None = None
+    webhook_secret: bytes | None = field(default=None, repr=False)  # never in a repr or a log
     leader_elect: bool = True
     lease_name: str = "gitops-agent"
     lease_duration: float = 15.0
     identity: str = ""
     workers: int = 8
     force_conflicts: bool = True
-    api_token: str | None = None
+    api_token: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.poll_interval < 1 or self.resync_interval < 1:

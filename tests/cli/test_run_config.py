@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from gitops_agent.agent.config import AgentConfig
 from gitops_agent.cli import main
 
 
@@ -45,3 +46,17 @@ def test_a_bad_environment_value_is_a_usage_error_of_run_only(
     assert "argument --poll-interval: invalid float value: 'often'" in capsys.readouterr().err
     # The other commands build the same parser and still work.
     assert main(["validate", str(Path(__file__).resolve().parents[2] / "sample-repo")]) == 0
+
+
+def test_the_configuration_never_shows_its_secrets(tmp_path: Path) -> None:
+    """A repr reaches logs and tracebacks: the webhook secret and the API token stay out of it."""
+    config = AgentConfig(
+        repo="r",
+        state_namespace="gitops-agent",
+        cache_dir=tmp_path,
+        webhook_secret=b"webhook-secret-value",
+        api_token="api-token-value-0123456789",
+    )
+    shown = repr(config)
+    assert "webhook-secret-value" not in shown and "api-token-value" not in shown
+    assert "gitops-agent" in shown
