@@ -23,9 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from sync_scale import generate_repo
 
-from gitops_agent import loadcache
 from gitops_agent.manifests import load_repository
 from gitops_agent.source import Snapshot
+from gitops_agent.state import loadcache
 
 
 def median_seconds(action: Callable[[], object], repeat: int) -> float:

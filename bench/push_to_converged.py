@@ -23,10 +23,10 @@ from pathlib import Path
 
 from gitops_agent.agent.config import AgentConfig
 from gitops_agent.agent.controller import Agent
-from gitops_agent.agent.routes import build_router
-from gitops_agent.agent.server import HttpServer
+from gitops_agent.agent.http.routes import build_router
+from gitops_agent.agent.http.server import HttpServer
 from gitops_agent.cli.demo_cmd import prepare_repo
-from gitops_agent.kube import KubeClient, connect
+from gitops_agent.kube.client import KubeClient, connect
 from gitops_agent.localcluster import LocalCluster, Mode
 
 SECRET = b"bench-secret"

@@ -56,11 +56,11 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from gitops_agent.kube import KubeClient, connect
+from gitops_agent.core.objects import ObjectKey
+from gitops_agent.kube.client import KubeClient, connect
 from gitops_agent.localcluster import LocalCluster, Mode
 from gitops_agent.manifests import PLACEHOLDER_SEED, dump_yaml, load_repository, render_unit, stamp_revision
-from gitops_agent.manifests.objects import ObjectKey
-from gitops_agent.sync import DEFAULT_STATE_NAMESPACE
+from gitops_agent.reconcile.sync import DEFAULT_STATE_NAMESPACE
 
 NAMESPACE = "agents"
 EXTRA_NAMESPACE = "agents-staging"
@@ -318,9 +318,9 @@ def rss_floor_mb(scratch: Path) -> float:
 
 def child_sync(repo: Path, kubeconfig: Path, workers: int) -> None:
     """`--child-sync`: one sync in this process; prints a JSON line for the parent."""
-    from gitops_agent.diff import Action
+    from gitops_agent.engine.diff import Action
+    from gitops_agent.reconcile.sync import SyncOptions, sync
     from gitops_agent.source import DirSource
-    from gitops_agent.sync import SyncOptions, sync
 
     kube = connect(str(kubeconfig))
     snapshot = DirSource(repo).fetch()

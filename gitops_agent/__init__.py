@@ -5,4 +5,3 @@ agent renders them into Kubernetes objects and converges a cluster to them with 
 """
 
 __version__ = "0.1.0"
-FIELD_MANAGER = "gitops-agent"

@@ -9,5 +9,7 @@ echo "[test] ruff" >&2
 .venv/bin/ruff format --check gitops_agent tests bench hack
 echo "[test] mypy --strict" >&2
 .venv/bin/mypy
+echo "[test] import contract (lint-imports)" >&2
+.venv/bin/lint-imports
 echo "[test] pytest" >&2
 exec .venv/bin/pytest "$@"

@@ -18,9 +18,9 @@ import pytest
 
 from gitops_agent.agent.config import AgentConfig
 from gitops_agent.agent.controller import Agent
-from gitops_agent.agent.routes import build_router
-from gitops_agent.agent.server import HttpServer
-from gitops_agent.kube import KubeClient
+from gitops_agent.agent.http.routes import build_router
+from gitops_agent.agent.http.server import HttpServer
+from gitops_agent.kube.client import KubeClient
 
 WEBHOOK_SECRET = b"test-webhook-secret"
 

@@ -14,7 +14,7 @@ from collections import Counter
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from gitops_agent.kube import KubeClient
+from gitops_agent.kube.client import KubeClient
 
 AGENT_WRITE_VERBS = frozenset({"POST", "PATCH", "DELETE", "APPLY", "DELETECOLLECTION"})
 AGENT_RESOURCES = frozenset(

@@ -16,7 +16,7 @@ import pytest
 from kubernetes import client, config
 from sync_repo import DeploymentsRepo, make_deployments_repo
 
-from gitops_agent.kube import KubeClient, connect
+from gitops_agent.kube.client import KubeClient, connect
 from gitops_agent.localcluster import LocalCluster, Mode, ensure_binaries
 
 _FULL_MODE_NEEDED = False

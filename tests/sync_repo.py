@@ -8,9 +8,9 @@ from pathlib import Path
 
 from gitrepo import Upstream, git
 
-from gitops_agent.kube import KubeClient
+from gitops_agent.kube.client import KubeClient
+from gitops_agent.reconcile.sync import SyncOptions, SyncReport, sync
 from gitops_agent.source import GitSource, Snapshot
-from gitops_agent.sync import SyncOptions, SyncReport, sync
 
 SAMPLE_REPO = Path(__file__).resolve().parents[1] / "sample-repo"
 

@@ -11,7 +11,7 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gitops_agent.errors import ConfigError
+from gitops_agent.core.errors import ConfigError
 
 
 @dataclass(frozen=True)

@@ -1,43 +1,68 @@
 """The controller: decides when to sync, and does it only while leading.
 
-Threads: the fetcher (poll tick with jitter, or woken by a webhook / file change), the worker (takes
-batches from the work queue and runs the sync engine), the resync timer, the leader elector, the
-watch streams (self-heal triggers), one rollout monitor per new revision, and the HTTP server. A
-failure of the Git remote or the apiserver is retried with back-off and never touches live state
-beyond what a successful sync would.
+Threads: the fetcher (woken by a trigger: poll, webhook, file change), the worker (takes batches
+from the work queue and runs the sync engine), one thread per trigger (`core.triggers`), the leader
+elector, the watch streams (self-heal triggers), one rollout monitor per new revision, and the HTTP
+server. A failure of the Git remote or the apiserver is retried with back-off and never touches live
+state beyond what a successful sync would.
+
+The controller never writes a metric, status entry, Event or log line about an outcome itself: it
+emits a typed outcome (`agent.outcomes`) and the sinks subscribed below do the rest.
 """
 
 from __future__ import annotations
 
 import math
-import random
 import threading
 import time
-from dataclasses import replace
-from pathlib import Path
+from collections.abc import Callable, Iterable
 
 from gitops_agent.agent.config import AgentConfig
+from gitops_agent.agent.events import EventRecorder
 from gitops_agent.agent.leader import LeaderElector, LeaseConfig
+from gitops_agent.agent.metrics import Metrics
+from gitops_agent.agent.outcomes import (
+    DriftCorrected,
+    Fetched,
+    FetchFailed,
+    HealthChanged,
+    HistoryLoaded,
+    LeadershipChanged,
+    Outcomes,
+    Pruned,
+    RepositorySynced,
+    RevisionRolledOut,
+    RolledBack,
+    RolloutFailed,
+    UnitRemoved,
+    UnitSynced,
+)
+from gitops_agent.agent.sinks.board import BoardSink
+from gitops_agent.agent.sinks.events import EventsSink
+from gitops_agent.agent.sinks.logs import LogSink
+from gitops_agent.agent.sinks.metrics import MetricsSink
+from gitops_agent.agent.status import StatusBoard
+from gitops_agent.agent.triggers import Doorbell, Interval
 from gitops_agent.agent.watchcache import WatchCache
 from gitops_agent.agent.workqueue import FULL, Backoff, Batch, WorkQueue
-from gitops_agent.apply import ApplyOptions
-from gitops_agent.diff import Action, ObjectChange
-from gitops_agent.errors import GitopsAgentError
-from gitops_agent.events import EventRecorder
-from gitops_agent.health import Health, UnitHealth, check_unit, wait_for_health
-from gitops_agent.inventory import Inventory, InventoryStore, RevisionResult
-from gitops_agent.kube import KubeClient
-from gitops_agent.loadcache import load_snapshot
-from gitops_agent.logs import fields, get_logger, log_context
-from gitops_agent.metrics import Metrics
-from gitops_agent.rollback import restore_held, rollback_target, rollback_unit
-from gitops_agent.source import DirSource, GitAuth, Snapshot, Source, open_source
-from gitops_agent.status import StatusBoard
-from gitops_agent.sync import SyncOptions, SyncReport, SyncState, UnitResult, secret_seed, sync
+from gitops_agent.core.errors import GitopsAgentError
+from gitops_agent.core.logs import get_logger, log_context
+from gitops_agent.core.triggers import Trigger, TriggerKind
+from gitops_agent.engine.apply import ApplyOptions
+from gitops_agent.engine.diff import Action, ObjectChange
+from gitops_agent.engine.health import Health, UnitHealth, check_unit, wait_for_health
+from gitops_agent.kube.client import KubeClient
+from gitops_agent.reconcile.rollback import restore_held, roll_back
+from gitops_agent.reconcile.sync import SyncOptions, SyncReport, SyncState, UnitResult, sync
+from gitops_agent.source import GitAuth, Snapshot, Source, open_source
+from gitops_agent.state.inventory import Inventory, RevisionResult
+from gitops_agent.state.loadcache import load_snapshot
+from gitops_agent.state.revisions import RevisionLedger
 
 log = get_logger("controller")
 SOURCE_KEY = "__source__"
 MONITOR_GRACE_SECONDS = 30.0
+APPLIED = (Action.CREATE, Action.UPDATE)
 
 
 class Agent:
@@ -49,12 +74,25 @@ class Agent:
         self.auth = auth
         self.metrics = Metrics()
         self.board = StatusBoard(repo=config.repo, ref=config.ref)
-        self.board.leader["identity"] = config.identity
+        self.board.leader.identity = config.identity
         self.queue = WorkQueue()
         self.backoff = Backoff()
         self.source: Source = self._open_source(config.ref)
+        self.ledger = RevisionLedger(kube, config.state_namespace)
         self.events = EventRecorder(kube, instance=config.identity, state_namespace=config.state_namespace)
+        self.outcomes = Outcomes()
+        for sink in (MetricsSink(self.metrics), BoardSink(self.board), EventsSink(self.events), LogSink()):
+            self.outcomes.subscribe(sink)
         self.watch = WatchCache(kube, on_drift=self._on_drift, on_resume=self._on_apiserver_back)
+        self.doorbell = Doorbell()
+        self.triggers: list[Trigger] = [
+            Interval(TriggerKind.POLL, config.poll_interval, jitter=0.1),
+            Interval(TriggerKind.RESYNC, config.resync_interval),
+            self.doorbell,
+        ]
+        change_trigger = self.source.change_trigger()
+        if change_trigger is not None:
+            self.triggers.append(change_trigger)
         self.stop_event = threading.Event()
         self.fetch_now = threading.Event()
         self.leading = threading.Event()
@@ -92,19 +130,30 @@ class Agent:
             use_git=cfg.use_git,
         )
 
+    def _snapshot_at(self, commit: str) -> Snapshot:
+        """The repository checked out at `commit` (a rollback target)."""
+        return self._open_source(commit).fetch()
+
+    def _sync_options(self, units: frozenset[str] | None = None) -> SyncOptions:
+        return SyncOptions(
+            state_namespace=self.config.state_namespace,
+            apply=ApplyOptions(force_conflicts=self.config.force_conflicts),
+            workers=self.config.workers,
+            units=units,
+        )
+
     # -- life cycle ----------------------------------------------------------------------------
 
     def start(self) -> None:
         """Start every loop in the background (the HTTP server is started by the caller)."""
         self._spawn("fetch", self._fetch_loop)
         self._spawn("worker", self._worker_loop)
-        self._spawn("resync", self._resync_loop)
+        for trigger in self.triggers:
+            self._spawn(f"trigger-{trigger.kind}", self._run_trigger(trigger))
         if self.elector is not None:
             self._spawn("leader", lambda: self.elector.run(self.stop_event) if self.elector else None)
         else:
             self._started_leading()
-        if isinstance(self.source, DirSource):
-            self._spawn("dirwatch", self._watch_files)
 
     def stop(self, timeout: float = 30.0) -> None:
         """Graceful stop: the in-flight sync finishes, the Lease is released, loops end."""
@@ -116,8 +165,8 @@ class Agent:
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
 
-    def _spawn(self, name: str, target: object) -> None:
-        thread = threading.Thread(target=target, name=name, daemon=True)  # type: ignore[arg-type]
+    def _spawn(self, name: str, target: Callable[[], object]) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
         self._threads.append(thread)
         thread.start()
 
@@ -126,7 +175,7 @@ class Agent:
         """Readiness: the source was fetched once and leadership (or standby) is known."""
         if self.board.source.fetched_at is None:
             return False, "repository not fetched yet"
-        if self.elector is not None and not self.board.leader["known"]:
+        if self.elector is not None and not self.board.leader.known:
             return False, "leader election has not run yet"
         return True, "ok"
 
@@ -134,82 +183,60 @@ class Agent:
 
     def _started_leading(self) -> None:
         self.leading.set()
-        self.metrics.leader.set(1)
-        self.board.leader.update(leading=True, holder=self.config.identity, known=True)
+        self.outcomes.emit(LeadershipChanged(True, self.config.identity))
         self.queue.add(FULL)
 
     def _stopped_leading(self) -> None:
         self.leading.clear()
-        self.metrics.leader.set(0)
-        self.board.leader.update(leading=False, known=True)
+        self.outcomes.emit(LeadershipChanged(False, self.elector.holder if self.elector else None))
 
     def _leader_known(self) -> None:
         if self.elector is not None:
-            self.board.leader.update(holder=self.elector.holder, known=True)
+            self.outcomes.emit(LeadershipChanged(self.leading.is_set(), self.elector.holder))
 
     # -- triggers ------------------------------------------------------------------------------
 
     def trigger_fetch(self) -> None:
-        """Fetch now (webhook, file change): the sync starts within a second."""
-        self.fetch_now.set()
+        """Fetch now (webhook, control-plane commit): the sync starts within a second."""
+        self.doorbell.ring()
+
+    def _run_trigger(self, trigger: Trigger) -> Callable[[], None]:
+        return lambda: trigger.run(self._on_trigger, self.stop_event)
+
+    def _on_trigger(self, kind: TriggerKind) -> None:
+        if kind is TriggerKind.RESYNC:
+            self.queue.add(FULL)
+        else:
+            self.fetch_now.set()
 
     def _fetch_loop(self) -> None:
-        delay = 0.0
+        retry: float | None = 0.0  # the first fetch at once; then when a trigger fires
         while not self.stop_event.is_set():
-            self.fetch_now.wait(delay)
+            self.fetch_now.wait(retry)
             self.fetch_now.clear()
             if self.stop_event.is_set():
                 return
             self._leader_known()
             if self._fetch_once():
                 self.backoff.reset(SOURCE_KEY)
-                delay = self.config.poll_interval * random.uniform(0.9, 1.1)
+                retry = None
             else:
-                delay = min(self.config.poll_interval, self.backoff.next_delay(SOURCE_KEY))
+                retry = min(self.config.poll_interval, self.backoff.next_delay(SOURCE_KEY))
 
     def _fetch_once(self) -> bool:
         started = time.monotonic()
         try:
             snapshot = self.source.fetch()
-            version = self.source.content_hash() if isinstance(self.source, DirSource) else snapshot.commit
+            version = self.source.version(snapshot)
         except GitopsAgentError as err:
-            self.metrics.fetch_failures.inc()
-            self.board.source.error = str(err)
-            log.warning(
-                "fetch failed; live state left as it is: %s", err, extra=fields(repo=self.source.describe())
-            )
+            self.outcomes.emit(FetchFailed(self.source.describe(), str(err)))
             return False
-        self.metrics.fetch_duration.observe(time.monotonic() - started)
-        self.metrics.last_fetch.set(time.time())
-        self.metrics.set_source_commit(snapshot.commit)
-        self.board.source.commit, self.board.source.fetched_at, self.board.source.error = (
-            snapshot.commit,
-            time.time(),
-            "",
-        )
-        if version != self._version:
-            log.info("new repository content", extra=fields(commit=snapshot.short_commit))
+        changed = version != self._version
+        self.outcomes.emit(Fetched(snapshot, changed, time.monotonic() - started))
+        if changed:
             self.snapshot, self._version = snapshot, version
             self.queue.add(FULL)
         return True
-
-    def _resync_loop(self) -> None:
-        while not self.stop_event.wait(self.config.resync_interval):
-            self.queue.add(FULL)
-
-    def _watch_files(self) -> None:
-        import watchfiles
-
-        assert isinstance(self.source, DirSource)
-        for _ in watchfiles.watch(
-            self.source.root,
-            stop_event=self.stop_event,
-            debounce=200,
-            step=50,
-            rust_timeout=1000,
-            yield_on_timeout=False,
-        ):
-            self.trigger_fetch()
 
     def _on_apiserver_back(self) -> None:
         """The watches reconnected after an outage: retry everything now, not after the back-off."""
@@ -243,61 +270,32 @@ class Agent:
         """One sync of the batch's units (all of them for a full batch)."""
         assert self.snapshot is not None
         snapshot = self.snapshot
-        options = SyncOptions(
-            state_namespace=self.config.state_namespace,
-            apply=ApplyOptions(force_conflicts=self.config.force_conflicts),
-            workers=self.config.workers,
-            units=None if batch.full else batch.units,
-        )
+        options = self._sync_options(None if batch.full else batch.units)
         started = time.monotonic()
         with self._apply_lock, log_context(commit=snapshot.short_commit):
-            report = sync(self.kube, snapshot, options, live=self.watch, on_unit=self._on_unit)
-        self.metrics.sync_duration.observe(time.monotonic() - started)
+            report = sync(
+                self.kube, snapshot, options, live=self.watch, on_unit=lambda r: self._on_unit(r, snapshot)
+            )
         if batch.full:
             self.backoff.reset(FULL)
-        self._after_sync(report)
+        self._after_sync(report, time.monotonic() - started)
         return report
 
-    def _on_unit(self, result: UnitResult) -> None:
+    def _on_unit(self, result: UnitResult, snapshot: Snapshot) -> None:
         with log_context(deployment=result.unit, revision=result.revision, commit=result.commit[:12] or None):
-            self._count(result)
-            assert self.snapshot is not None
-            self.board.record_sync(result, self.snapshot)
+            self.outcomes.emit(UnitSynced(result, snapshot))
             if result.state is SyncState.FAILED:
-                log.warning("sync failed: %s", result.error)
                 self.queue.add_after(result.unit, self.backoff.next_delay(result.unit))
-                self._event(result, "SyncFailed", result.error)
                 return
             self.backoff.reset(result.unit)
-            changed = [c for c in result.changes if c.action in (Action.CREATE, Action.UPDATE)]
+            changed = tuple(c for c in result.changes if c.action in APPLIED)
             if result.new_revision and result.state is SyncState.SYNCED:
-                log.info("revision rolled out", extra=fields(objects=len(changed)))
-                commit = result.commit[:12]
-                message = f"revision {result.revision} (commit {commit}): {len(changed)} objects applied"
-                self._event(result, "RevisionRolledOut", message)
+                self.outcomes.emit(RevisionRolledOut(result, len(changed)))
                 self._monitor(result)
             elif changed and result.state is SyncState.SYNCED:
-                self._drift_corrected(result, changed)
+                self.outcomes.emit(DriftCorrected(result.unit, changed))
             if result.state is SyncState.SYNCED and not self.board.health_known(result.unit):
                 self._first_health(result)
-
-    def _drift_corrected(self, result: UnitResult, changed: list[ObjectChange]) -> None:
-        """Owned objects changed outside Git were put back: count, log and tell on the Deployment."""
-        self.metrics.drift.labels(result.unit).inc(len(changed))
-        log.info("drift corrected", extra=fields(objects=[str(c.key) for c in changed]))
-        self._event(result, "DriftCorrected", "put back: " + ", ".join(str(c.key) for c in changed))
-
-    def _count(self, result: UnitResult) -> None:
-        self.metrics.set_state(result.unit, result.state.value)
-        ok = result.state is not SyncState.FAILED
-        self.metrics.syncs.labels(result.unit, "success" if ok else "failure").inc()
-        self.metrics.validation_errors.labels(result.unit).set(len(result.problems))
-        for change in result.changes:
-            self.metrics.objects.labels(result.unit, change.action.value).inc()
-        if result.revision is not None:
-            self.metrics.set_revision(result.unit, result.revision, result.commit)
-        if ok and not result.note:
-            self.metrics.last_synced.labels(result.unit).set(time.time())
 
     def _first_health(self, result: UnitResult) -> None:
         """A deployment first seen without a rollout to monitor (an agent restart): check it once."""
@@ -306,46 +304,35 @@ class Agent:
         except GitopsAgentError as err:
             log.warning("health check failed: %s", err)
 
-    def _event(self, result: UnitResult, reason: str, message: str) -> None:
-        namespace = self.board.namespace_of(result.unit)  # known even when this sync failed to render
-        self.events.record(deployment=result.unit, namespace=namespace, reason=reason, message=message)
-
-    def _pruned(self, unit: str, changes: list[ObjectChange]) -> None:
-        """A Pruned event on the Deployment; for a teardown (the Deployment went too) in the state
-        namespace, about the unit's inventory ConfigMap."""
-        self.board.record_prune(unit, changes)
-        gone = any(c.key.kind == "Deployment" and c.key.name == unit for c in changes)
-        message = f"pruned {len(changes)} objects: " + ", ".join(str(c.key) for c in changes)
-        namespace = "" if gone else self.board.namespace_of(unit)
-        self.events.record(deployment=unit, namespace=namespace, reason="Pruned", message=message)
-
-    def _after_sync(self, report: SyncReport) -> None:
+    def _after_sync(self, report: SyncReport, seconds: float) -> None:
         namespaces = {k.namespace for u in report.units for k in u.keys if k.namespace}
         self.watch.ensure(namespaces)
         if report.self_heal is not None:  # else keep the last known policy
             self.self_heal = report.self_heal
-        pruned: dict[str, list[ObjectChange]] = {}
-        for change in report.prune_changes:
-            self.metrics.objects.labels(change.unit, change.action.value).inc()
-            if change.action is Action.PRUNE:
-                pruned.setdefault(change.unit, []).append(change)
-        for unit, changes in pruned.items():
-            self._pruned(unit, changes)
-        self.metrics.repository_problems.set(len(report.problems))
-        self.board.record_repository(report.problems)
-        if report.prune_refused:
-            log.warning("prune refused: %s", report.prune_refused)
-        inventories = InventoryStore(self.kube, self.config.state_namespace).load_all()
+        self._emit_pruned(report.prune_changes)
+        self.outcomes.emit(RepositorySynced(report.problems, report.prune_refused, seconds))
+        inventories = self.ledger.load_all()
+        synced = {u.unit for u in report.units}
         for name in self.board.names():
-            if name not in inventories and name not in {u.unit for u in report.units}:
-                self.board.remove(name)
-                self.metrics.forget(name)
+            if name not in inventories and name not in synced:
+                self.outcomes.emit(UnitRemoved(name))
         for inventory in inventories.values():
-            self.board.record_history(inventory)
+            self.outcomes.emit(HistoryLoaded(inventory))
         if self.self_heal and self.leading.is_set():
             for result in report.units:
                 if result.held and result.unit in inventories:
                     self._heal_held(result, inventories[result.unit])
+
+    def _emit_pruned(self, changes: Iterable[ObjectChange]) -> None:
+        by_unit: dict[str, list[ObjectChange]] = {}
+        for change in changes:
+            by_unit.setdefault(change.unit, []).append(change)
+        for unit, unit_changes in by_unit.items():
+            torn_down = any(
+                c.action is Action.PRUNE and c.key.kind == "Deployment" and c.key.name == unit
+                for c in unit_changes
+            )
+            self.outcomes.emit(Pruned(unit, tuple(unit_changes), torn_down))
 
     # -- rollouts ------------------------------------------------------------------------------
 
@@ -386,46 +373,32 @@ class Agent:
         self.stop_event.wait(seconds)
 
     def _record_health(self, health: UnitHealth) -> None:
-        self.board.record_health(health)
-        self.metrics.set_health(health.unit, health.health.value)
+        self.outcomes.emit(HealthChanged(health))
 
     def _roll_back(self, result: UnitResult, reason: str) -> None:
         assert result.revision is not None
         with self._apply_lock:
             try:
-                store = InventoryStore(self.kube, self.config.state_namespace)
-                inventory = store.load_all()[result.unit]
-                target = rollback_target(inventory.history, result.revision)
-                snapshot = self._open_source(target.commit).fetch()
-                seed = secret_seed(self.kube, SyncOptions(state_namespace=self.config.state_namespace))
-                done = rollback_unit(
+                done = roll_back(
                     self.kube,
-                    snapshot,
+                    self._snapshot_at,
+                    self._sync_options(),
                     unit=result.unit,
-                    state_namespace=self.config.state_namespace,
-                    seed=seed,
                     failed_revision=result.revision,
                     reason=reason,
+                    live=self.watch,
                 )
-            except (GitopsAgentError, KeyError) as err:
-                log.error("rollback impossible: %s", err)
+            except GitopsAgentError as err:
                 self._mark_failed(result, f"{reason}; rollback impossible: {err}")
                 return
-        self.metrics.rollbacks.labels(result.unit).inc()
-        self.metrics.set_health(result.unit, "RolledBack")
-        self.metrics.set_revision(result.unit, done.restored.revision, done.restored.commit)
-        self.board.set_health(
-            result.unit, "RolledBack", f"rolled back to r{done.restored.revision}: {reason}"
+        pruned = [c for c in done.changes if c.action is Action.PRUNE]
+        self._emit_pruned(pruned)
+        self.outcomes.emit(
+            RolledBack(result.unit, result.revision, done.restored, reason, done.prune_refused)
         )
-        log.warning("rolled back to r%s: %s", done.restored.revision, reason)
-        self._event(
-            result,
-            "RolledBack",
-            f"rolled back from r{result.revision} to r{done.restored.revision}: {reason}",
-        )
-        self.board.record_history(
-            InventoryStore(self.kube, self.config.state_namespace).load_all()[result.unit]
-        )
+        inventory = self.ledger.load(result.unit)
+        if inventory is not None:
+            self.outcomes.emit(HistoryLoaded(inventory))
 
     def _heal_held(self, result: UnitResult, inventory: Inventory) -> None:
         """Drift on a deployment held after a rollback: put back the restored revision's objects."""
@@ -434,30 +407,23 @@ class Agent:
             return
         with self._apply_lock, log_context(deployment=result.unit, revision=target.revision):
             try:
-                snapshot = self._open_source(target.commit).fetch()
-                seed = secret_seed(self.kube, SyncOptions(state_namespace=self.config.state_namespace))
-                changes = restore_held(self.kube, snapshot, unit=result.unit, seed=seed, target=target)
+                done = restore_held(
+                    self.kube,
+                    self._snapshot_at,
+                    self._sync_options(),
+                    unit=result.unit,
+                    target=target,
+                    live=self.watch,
+                )
             except GitopsAgentError as err:
                 log.warning("cannot self-heal the held revision: %s", err)
                 return
-        if changes:
-            self._drift_corrected(result, list(changes))
+            changed = tuple(c for c in done.changes if c.action in APPLIED)
+            if changed:
+                self.outcomes.emit(DriftCorrected(result.unit, changed))
 
     def _mark_failed(self, result: UnitResult, reason: str) -> None:
-        store = InventoryStore(self.kube, self.config.state_namespace)
+        assert result.revision is not None
         with self._apply_lock:
-            inventory = store.load_all().get(result.unit)
-            record = (
-                next((r for r in inventory.history if r.revision == result.revision), None)
-                if inventory
-                else None
-            )
-            if inventory is not None and record is not None and record.result is RevisionResult.DEPLOYED:
-                store.save(
-                    inventory.record(replace(record, result=RevisionResult.FAILED, reason=reason[:500]))
-                )
-        self._event(result, "RolloutFailed", reason)
-
-
-def cache_dir_default() -> Path:
-    return Path("/var/cache/gitops-agent")
+            self.ledger.mark_rollout_failed(result.unit, result.revision, reason)
+        self.outcomes.emit(RolloutFailed(result.unit, result.revision, reason))

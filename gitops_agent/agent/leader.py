@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from gitops_agent.errors import ClusterError
-from gitops_agent.kube import ConflictError, KubeClient
-from gitops_agent.logs import get_logger
+from gitops_agent.core.errors import ClusterError
+from gitops_agent.core.logs import get_logger
+from gitops_agent.kube.client import ConflictError, KubeClient
 
 LEASE_API = "coordination.k8s.io/v1"
 log = get_logger("leader")

@@ -14,29 +14,17 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from gitops_agent.diff import comparable
-from gitops_agent.errors import ClusterError
-from gitops_agent.kube import GoneError, KubeClient
-from gitops_agent.live import OWNED_SELECTOR
-from gitops_agent.logs import get_logger
-from gitops_agent.manifests.labels import LABEL_DEPLOYMENT
-from gitops_agent.manifests.objects import ObjectKey
+from gitops_agent.core.errors import ClusterError
+from gitops_agent.core.kinds import watched_kinds
+from gitops_agent.core.labels import LABEL_DEPLOYMENT
+from gitops_agent.core.logs import get_logger
+from gitops_agent.core.objects import ObjectKey
+from gitops_agent.engine.diff import comparable
+from gitops_agent.engine.live import OWNED_SELECTOR
+from gitops_agent.kube.client import GoneError, KubeClient
 
 log = get_logger("watch")
 
-WATCHED_KINDS: tuple[tuple[str, str], ...] = (
-    ("v1", "ConfigMap"),
-    ("v1", "Secret"),
-    ("v1", "Service"),
-    ("v1", "ServiceAccount"),
-    ("apps/v1", "Deployment"),
-    ("apps/v1", "StatefulSet"),
-    ("networking.k8s.io/v1", "Ingress"),
-    ("networking.k8s.io/v1", "NetworkPolicy"),
-    ("autoscaling/v2", "HorizontalPodAutoscaler"),
-    ("policy/v1", "PodDisruptionBudget"),
-)
-"""The kinds the renderer produces (plain manifests of other kinds are looked up with GETs)."""
 
 Stream = tuple[str, str, str]  # (namespace, api_version, kind)
 
@@ -77,7 +65,7 @@ class WatchCache:
     def ensure(self, namespaces: Iterable[str]) -> None:
         """Start streams for any namespace not watched yet."""
         for namespace in namespaces:
-            for api_version, kind in WATCHED_KINDS:
+            for api_version, kind in ((k.api_version, k.kind) for k in watched_kinds()):
                 stream = (namespace, api_version, kind)
                 if stream not in self._threads:
                     thread = threading.Thread(

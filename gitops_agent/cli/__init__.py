@@ -25,7 +25,7 @@ from gitops_agent.cli import (
     validate_cmd,
     wait_cmd,
 )
-from gitops_agent.errors import GitopsAgentError
+from gitops_agent.core.errors import GitopsAgentError
 
 COMMAND_MODULES: list[ModuleType] = [
     demo_cmd,

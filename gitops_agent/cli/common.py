@@ -10,9 +10,9 @@ import argparse
 import os
 from pathlib import Path
 
-from gitops_agent.kube import KubeClient, connect
+from gitops_agent.kube.client import KubeClient, connect
+from gitops_agent.reconcile.sync import DEFAULT_STATE_NAMESPACE
 from gitops_agent.source import GitAuth, Source, open_source
-from gitops_agent.sync import DEFAULT_STATE_NAMESPACE
 
 
 def default_cache_dir() -> Path:

@@ -19,14 +19,15 @@ from typing import Any
 
 from gitops_agent.agent.config import AgentConfig
 from gitops_agent.agent.controller import Agent
-from gitops_agent.agent.routes import build_router
-from gitops_agent.agent.server import HttpServer
-from gitops_agent.errors import LocalClusterError
-from gitops_agent.health import check_unit
-from gitops_agent.inventory import InventoryStore
-from gitops_agent.kube import KubeClient, connect
+from gitops_agent.agent.http.routes import build_router
+from gitops_agent.agent.http.server import HttpServer
+from gitops_agent.core.errors import LocalClusterError
+from gitops_agent.core.logs import setup_logging
+from gitops_agent.engine.health import Health, check_unit
+from gitops_agent.kube.client import KubeClient, connect
 from gitops_agent.localcluster import LocalCluster, Mode, ensure_binaries
-from gitops_agent.logs import setup_logging
+from gitops_agent.reconcile.sync import SyncState
+from gitops_agent.state.inventory import InventoryStore
 
 SAMPLE_REPO = Path(__file__).resolve().parents[2] / "sample-repo"
 NAMESPACES = ("agents", "agents-staging", "gitops-agent")
@@ -152,12 +153,12 @@ def _wait_until_synced(agent: Agent, kube: KubeClient, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         rows = agent.board.deployments()
-        if rows and all(r["sync_state"] in ("Synced", "Failed") for r in rows):
+        if rows and all(r["sync_state"] in (SyncState.SYNCED, SyncState.FAILED) for r in rows):
             inventories = InventoryStore(kube, agent.config.state_namespace).load_all()
             healths = [
                 check_unit(kube, name, [e.key for e in inv.objects]) for name, inv in inventories.items()
             ]
-            if healths and all(h.health.value == "Healthy" for h in healths):
+            if healths and all(h.health is Health.HEALTHY for h in healths):
                 for health in healths:
                     agent.board.record_health(health)
                 return True

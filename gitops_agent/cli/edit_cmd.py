@@ -1,6 +1,6 @@
 """`gitops-agent new / set-image / set-env / scale / delete`: change deployments by writing commits.
 
-Thin wrappers over `gitops_agent.controlplane` (which the HTTP API calls too): parse flags, build a
+Thin wrappers over `gitops_agent.controlplane.verbs` (which the HTTP API calls too): parse flags, build a
 `RepoTarget`, print the commit. Progress of a contested push (rejected, rebased, retried) goes to
 stderr so `--format json` output stays machine-readable. Tokens come from GITOPS_AGENT_GIT_* and
 are never printed; plain env values are configuration and are shown.
@@ -14,10 +14,10 @@ import os
 import sys
 from typing import Any
 
-from gitops_agent import controlplane
-from gitops_agent.edit import EditError
-from gitops_agent.repo_writer import EditResult, RepoTarget, WriteEvent
-from gitops_agent.scaffold import NewDeployment, SecretRef
+from gitops_agent.controlplane import verbs as controlplane
+from gitops_agent.controlplane.edit import EditError
+from gitops_agent.controlplane.repo_writer import EditResult, RepoTarget, WriteEvent
+from gitops_agent.controlplane.scaffold import NewDeployment, SecretRef
 from gitops_agent.source import GitAuth
 
 _DESCRIPTION = (

@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gitops_agent.cli.common import add_cluster_flags, kube_from
-from gitops_agent.errors import ConfigError
-from gitops_agent.health import check_unit
-from gitops_agent.inventory import Inventory, InventoryStore
+from gitops_agent.core.errors import ConfigError
+from gitops_agent.engine.health import Health, check_unit
+from gitops_agent.state.inventory import Inventory, InventoryStore
 
 
 def register(subparsers: Any) -> None:
@@ -107,7 +107,7 @@ def _agent_status(url: str, fmt: str) -> int:
     for d in deployments:
         synced = d.get("last_sync_time")
         message = d.get("last_error") or d.get("note") or ""
-        if not message and d.get("health") not in ("Healthy", "Unknown"):
+        if not message and d.get("health") not in (Health.HEALTHY, Health.UNKNOWN):
             message = d.get("health_message", "")
         rows.append(
             (

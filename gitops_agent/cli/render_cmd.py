@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from gitops_agent.cli.validate_cmd import display
-from gitops_agent.errors import ConfigError
+from gitops_agent.core.errors import ConfigError
 from gitops_agent.manifests import (
     MANIFESTS_UNIT,
     PLACEHOLDER_SEED,

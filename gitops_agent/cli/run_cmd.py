@@ -22,12 +22,12 @@ from gitops_agent.agent.config import (
     read_secret_file,
 )
 from gitops_agent.agent.controller import Agent
-from gitops_agent.agent.routes import build_router
-from gitops_agent.agent.server import HttpServer
-from gitops_agent.cli.common import add_repo_flags
-from gitops_agent.errors import ConfigError
-from gitops_agent.kube import connect
-from gitops_agent.logs import get_logger, setup_logging
+from gitops_agent.agent.http.routes import build_router
+from gitops_agent.agent.http.server import HttpServer
+from gitops_agent.cli.common import add_repo_flags, default_cache_dir
+from gitops_agent.core.errors import ConfigError
+from gitops_agent.core.logs import get_logger, setup_logging
+from gitops_agent.kube.client import connect
 from gitops_agent.source import GitAuth
 
 ENV = os.environ.get
@@ -127,11 +127,7 @@ def register(subparsers: Any) -> None:
         help="env GITOPS_AGENT_LOG_LEVEL",
     )
     parser.set_defaults(handler=_run)
-    parser.set_defaults(cache_dir=Path(ENV("GITOPS_AGENT_CACHE_DIR", str(_default_cache()))))
-
-
-def _default_cache() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gitops-agent" / "repos"
+    parser.set_defaults(cache_dir=Path(ENV("GITOPS_AGENT_CACHE_DIR", str(default_cache_dir()))))
 
 
 def config_from(args: argparse.Namespace) -> AgentConfig:

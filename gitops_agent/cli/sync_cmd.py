@@ -7,12 +7,12 @@ import json
 import sys
 from typing import Any
 
-from gitops_agent.apply import ApplyOptions
 from gitops_agent.cli.common import add_cluster_flags, add_repo_flags, kube_from, open_repo
-from gitops_agent.diff import Action, format_changes, summary_counts
-from gitops_agent.health import Health, UnitHealth, progress_line, wait_for_health
-from gitops_agent.kube import KubeClient
-from gitops_agent.sync import SyncOptions, SyncReport, SyncState, UnitResult, sync
+from gitops_agent.engine.apply import ApplyOptions
+from gitops_agent.engine.diff import Action, format_changes, summary_counts
+from gitops_agent.engine.health import Health, UnitHealth, progress_line, wait_for_health
+from gitops_agent.kube.client import KubeClient
+from gitops_agent.reconcile.sync import SyncOptions, SyncReport, SyncState, UnitResult, sync
 
 FORMATS = ("text", "json", "markdown")
 

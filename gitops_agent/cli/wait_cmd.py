@@ -12,8 +12,8 @@ import sys
 from typing import Any
 
 from gitops_agent.cli.common import add_cluster_flags, kube_from
-from gitops_agent.errors import ConfigError
-from gitops_agent.rollout_wait import Observation, Phase, Wanted, wait_for_revision
+from gitops_agent.controlplane.wait import Observation, Phase, Wanted, wait_for_revision
+from gitops_agent.core.errors import ConfigError
 
 
 def register(subparsers: Any) -> None:

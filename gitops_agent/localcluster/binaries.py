@@ -11,7 +11,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitops_agent.errors import LocalClusterError
+from gitops_agent.core.errors import LocalClusterError
 
 K8S_VERSION = os.environ.get("K8S_VERSION", "v1.36.3")
 BINARY_NAMES = (

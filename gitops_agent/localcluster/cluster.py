@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from gitops_agent.errors import LocalClusterError
+from gitops_agent.core.errors import LocalClusterError
 from gitops_agent.localcluster.binaries import Binaries, find_binaries
 from gitops_agent.localcluster.certs import ClusterPki
 from gitops_agent.localcluster.processes import PID_FILE_NAME, ManagedProcess, reap_stale, spawn

@@ -11,7 +11,8 @@ Stages: `yamlpos` (YAML with positions) → `schemas` (JSON Schema) → `build` 
 `labels`.
 """
 
-from gitops_agent.manifests.labels import (
+from gitops_agent.core.kinds import Stage
+from gitops_agent.core.labels import (
     ANNOTATION_COMMIT,
     ANNOTATION_REVISION,
     ANNOTATION_SPEC_HASH,
@@ -25,6 +26,7 @@ from gitops_agent.manifests.labels import (
     MANAGED_BY,
     MANIFESTS_UNIT,
 )
+from gitops_agent.core.objects import DesiredObject, ObjectKey, RenderedUnit, dump_yaml, masked
 from gitops_agent.manifests.model import (
     AgentDeployment,
     DeploymentType,
@@ -33,7 +35,6 @@ from gitops_agent.manifests.model import (
     Settings,
     Unit,
 )
-from gitops_agent.manifests.objects import DesiredObject, ObjectKey, RenderedUnit, Stage, dump_yaml, masked
 from gitops_agent.manifests.render import PLACEHOLDER_SEED, render_unit, stamp_revision
 from gitops_agent.manifests.repository import load_repository
 from gitops_agent.manifests.schemas import load_schema, schema_text

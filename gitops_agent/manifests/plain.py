@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gitops_agent.manifests.labels import LABEL_MANAGED_BY, MANAGED_BY, RESERVED_PREFIX
+from gitops_agent.core.labels import LABEL_MANAGED_BY, MANAGED_BY, RESERVED_PREFIX
 from gitops_agent.manifests.model import Problem, Settings
 from gitops_agent.manifests.validate import Checker
 from gitops_agent.manifests.yamlpos import Document, FieldPath, Mark, YamlError, format_path, load_file

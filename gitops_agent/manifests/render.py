@@ -11,9 +11,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from gitops_agent.errors import ManifestError
-from gitops_agent.manifests import render_agent, render_backing
-from gitops_agent.manifests.labels import (
+from gitops_agent.core.errors import ManifestError
+from gitops_agent.core.kinds import Stage, kind_of
+from gitops_agent.core.labels import (
     ANNOTATION_COMMIT,
     ANNOTATION_REVISION,
     ANNOTATION_SPEC_HASH,
@@ -27,20 +27,12 @@ from gitops_agent.manifests.labels import (
     MANAGED_BY,
     MANIFESTS_UNIT,
 )
+from gitops_agent.core.objects import DesiredObject, ObjectKey, RenderedUnit, sha256_of
+from gitops_agent.manifests import render_agent, render_backing
 from gitops_agent.manifests.model import AgentDeployment, ManagedPostgres, ManagedRedis, Settings, Unit
-from gitops_agent.manifests.objects import DesiredObject, RenderedUnit, Stage, sha256_of
 
 PLACEHOLDER_SEED = b"gitops-agent offline placeholder seed - not for clusters"
 """Seed for offline renders (CLI, tests); the in-cluster agent keeps its real seed in a Secret."""
-
-_KIND_STAGES = {
-    "Secret": Stage.CONFIG, "ConfigMap": Stage.CONFIG, "ServiceAccount": Stage.CONFIG, "Role": Stage.CONFIG,
-    "RoleBinding": Stage.CONFIG, "NetworkPolicy": Stage.CONFIG, "ResourceQuota": Stage.CONFIG,
-    "LimitRange": Stage.CONFIG, "PersistentVolumeClaim": Stage.CONFIG,
-    "Service": Stage.SERVICE, "Ingress": Stage.ROUTING,
-    "HorizontalPodAutoscaler": Stage.SCALING, "PodDisruptionBudget": Stage.SCALING,
-}  # fmt: skip
-"""Stage of a plain manifest by kind; anything else (workloads, custom resources) is a WORKLOAD."""
 
 
 def render_unit(unit: Unit, settings: Settings, *, secret_seed: bytes) -> RenderedUnit:
@@ -53,7 +45,7 @@ def render_unit(unit: Unit, settings: Settings, *, secret_seed: bytes) -> Render
         staged = _deployment_objects(unit.deployment, secret_seed=secret_seed)
         namespace = unit.deployment.namespace
     elif unit.name == MANIFESTS_UNIT:
-        staged = [(_KIND_STAGES.get(m["kind"], Stage.WORKLOAD), _owned_plain(m)) for m in unit.plain_objects]
+        staged = [(_plain_stage(m), _owned_plain(m)) for m in unit.plain_objects]
         namespace = settings.namespace
     else:
         raise ManifestError(f"cannot render {unit.name}: it holds no deployment")
@@ -62,6 +54,12 @@ def render_unit(unit: Unit, settings: Settings, *, secret_seed: bytes) -> Render
     )
     spec_hash = sha256_of([o.manifest for o in objects])
     return RenderedUnit(name=unit.name, namespace=namespace, objects=tuple(objects), spec_hash=spec_hash)
+
+
+def _plain_stage(manifest: dict[str, Any]) -> Stage:
+    """A plain manifest is applied in its kind's stage (see `core.kinds`)."""
+    stage = kind_of(ObjectKey.of(manifest)).stage
+    return Stage.WORKLOAD if stage is None else stage
 
 
 def _deployment_objects(dep: AgentDeployment, *, secret_seed: bytes) -> list[tuple[Stage, dict[str, Any]]]:

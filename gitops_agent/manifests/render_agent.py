@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gitops_agent.manifests.labels import (
+from gitops_agent.core.labels import (
     APP_API,
     APP_QUEUE,
     COMPONENT_API,

@@ -14,7 +14,7 @@ import hashlib
 import hmac
 from typing import Any
 
-from gitops_agent.manifests.labels import (
+from gitops_agent.core.labels import (
     APP_POSTGRES,
     APP_REDIS,
     COMPONENT_POSTGRES,

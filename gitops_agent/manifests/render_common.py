@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gitops_agent.manifests.labels import ownership_labels, selector_labels
+from gitops_agent.core.labels import ownership_labels, selector_labels
 from gitops_agent.manifests.model import AgentDeployment, SecretKeyRef
 
 

@@ -15,10 +15,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gitops_agent.core.labels import MANIFESTS_UNIT
+from gitops_agent.core.objects import ObjectKey
 from gitops_agent.manifests.build import deployment_from
-from gitops_agent.manifests.labels import MANIFESTS_UNIT
 from gitops_agent.manifests.model import AgentDeployment, Problem, RepositoryLoad, Settings, Unit
-from gitops_agent.manifests.objects import ObjectKey
 from gitops_agent.manifests.plain import (
     MANIFESTS_DIR,
     YAML_SUFFIXES,

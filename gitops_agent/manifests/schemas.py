@@ -21,7 +21,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from gitops_agent.errors import ConfigError
+from gitops_agent.core.errors import ConfigError
 from gitops_agent.manifests.model import Problem
 from gitops_agent.manifests.yamlpos import Document, FieldPath, format_path
 

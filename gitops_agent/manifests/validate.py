@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from gitops_agent.manifests.labels import MANIFESTS_UNIT, RESERVED_LABELS, RESERVED_PREFIX, env_name_reserved
+from gitops_agent.core.labels import MANIFESTS_UNIT, RESERVED_LABELS, RESERVED_PREFIX, env_name_reserved
 from gitops_agent.manifests.model import (
     AgentDeployment,
     DeploymentType,

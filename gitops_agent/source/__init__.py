@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gitops_agent.errors import ConfigError
+from gitops_agent.core.errors import ConfigError
 from gitops_agent.source.auth import GitAuth, ssh_command
 from gitops_agent.source.dirsource import DirSource
 from gitops_agent.source.gitsource import GitSource

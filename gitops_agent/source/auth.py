@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gitops_agent.errors import ConfigError, SourceError
+from gitops_agent.core.errors import ConfigError, SourceError
 from gitops_agent.source.urls import RepoUrl, Transport
 
 ENV_TOKEN = "GITOPS_AGENT_GIT_TOKEN"

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from gitops_agent.errors import SourceError
+from gitops_agent.core.errors import SourceError
+from gitops_agent.core.triggers import Fire, TriggerKind
 from gitops_agent.source.snapshot import LOCAL_COMMIT, Snapshot, normalize_sub_path, resolve_sub_path
 
 HASHED_SUFFIXES = (".yaml", ".yml", ".json")
@@ -49,6 +51,13 @@ class DirSource:
             ref=str(self._root),
         )
 
+    def version(self, snapshot: Snapshot) -> str:
+        """A directory changes under the same name: its content hash tells one state from another."""
+        return self.content_hash()
+
+    def change_trigger(self) -> FileWatch:
+        return FileWatch(self._root)
+
     def content_hash(self) -> str:
         """sha256 over the relative path and bytes of every *.yaml, *.yml and *.json file."""
         path = self._content_dir()
@@ -72,6 +81,23 @@ class DirSource:
         if not self._root.is_dir():
             raise SourceError(f"directory {self._root} does not exist")
         return resolve_sub_path(self._root, self._sub_path, where=f"directory {self._root}")
+
+
+class FileWatch:
+    """Fires when a file under the directory changes (debounced), via watchfiles."""
+
+    kind = TriggerKind.FILE_CHANGE
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def run(self, fire: Fire, stop: threading.Event) -> None:
+        import watchfiles
+
+        for _ in watchfiles.watch(
+            self.root, stop_event=stop, debounce=200, step=50, rust_timeout=1000, yield_on_timeout=False
+        ):
+            fire(self.kind)
 
 
 def _files(root: Path) -> Iterator[Path]:

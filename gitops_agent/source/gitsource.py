@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 from git import Git, Repo
 from git.exc import CommandError, GitCommandError, InvalidGitRepositoryError, NoSuchPathError
 
-from gitops_agent.errors import ConfigError, SourceError
+from gitops_agent.core.errors import ConfigError, SourceError
 from gitops_agent.source.auth import GitAuth, git_environment, ssh_command_for
 from gitops_agent.source.snapshot import Snapshot, normalize_sub_path, resolve_sub_path
 from gitops_agent.source.urls import RepoUrl, Transport, git_error_text, is_url, parse_repo_url
@@ -99,6 +99,13 @@ class GitSource:
         """`git URL @ ref (path sub)` with no credentials in it."""
         text = f"git {self._url.url} @ {self._ref}"
         return f"{text} (path {self._sub_path})" if self._sub_path else text
+
+    def version(self, snapshot: Snapshot) -> str:
+        return snapshot.commit
+
+    def change_trigger(self) -> None:
+        """Git changes are noticed by polling and webhooks."""
+        return None
 
     def fetch(self) -> Snapshot:
         """Fetch, resolve the ref and return a snapshot of that exact commit's tree."""

@@ -12,7 +12,8 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Protocol, runtime_checkable
 
-from gitops_agent.errors import ConfigError, SourceError
+from gitops_agent.core.errors import ConfigError, SourceError
+from gitops_agent.core.triggers import Trigger
 
 LOCAL_COMMIT = "local"
 
@@ -48,6 +49,14 @@ class Source(Protocol):
 
     def describe(self) -> str:
         """Human-readable origin, free of credentials, for logs and status pages."""
+        ...
+
+    def version(self, snapshot: Snapshot) -> str:
+        """What identifies the snapshot's content: its commit, or a content hash for a directory."""
+        ...
+
+    def change_trigger(self) -> Trigger | None:
+        """A trigger that fires when the content changes, for sources that can notice it themselves."""
         ...
 
 

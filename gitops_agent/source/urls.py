@@ -15,7 +15,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from git.exc import GitCommandError
 
-from gitops_agent.errors import ConfigError
+from gitops_agent.core.errors import ConfigError
 
 
 class Transport(Enum):

@@ -17,7 +17,7 @@ from pathlib import Path
 from git import Repo
 from git.exc import GitCommandError
 
-from gitops_agent.errors import SourceError
+from gitops_agent.core.errors import SourceError
 from gitops_agent.source.urls import git_error_text
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from pathlib import Path
 from agent_harness import WEBHOOK_SECRET, RunningAgent, wait_for
 from sync_repo import DeploymentsRepo
 
-from gitops_agent.kube import KubeClient
+from gitops_agent.kube.client import KubeClient
 from gitops_agent.localcluster import LocalCluster
 
 

@@ -8,12 +8,12 @@ from pathlib import Path
 from agent_harness import wait_for
 from sync_repo import make_deployments_repo
 
-from gitops_agent.errors import ClusterError
-from gitops_agent.inventory import InventoryStore
-from gitops_agent.kube import connect
-from gitops_agent.live import OWNED_SELECTOR
+from gitops_agent.core.errors import ClusterError
+from gitops_agent.core.objects import ObjectKey
+from gitops_agent.engine.live import OWNED_SELECTOR
+from gitops_agent.kube.client import connect
 from gitops_agent.localcluster import LocalCluster, Mode
-from gitops_agent.manifests.objects import ObjectKey
+from gitops_agent.state.inventory import InventoryStore
 
 KINDS = (
     ("apps/v1", "Deployment"),

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from gitops_agent.logs import LOGGER_NAME, fields, get_logger, log_context, setup_logging
+from gitops_agent.core.logs import LOGGER_NAME, fields, get_logger, log_context, setup_logging
 
 
 @pytest.fixture(autouse=True)

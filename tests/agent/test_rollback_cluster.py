@@ -6,8 +6,8 @@ import pytest
 from agent_harness import wait_for
 from sync_repo import DeploymentsRepo
 
-from gitops_agent.inventory import InventoryStore, RevisionResult
 from gitops_agent.localcluster import LocalCluster
+from gitops_agent.state.inventory import InventoryStore, RevisionResult
 
 
 def _image(repo: DeploymentsRepo) -> str:
@@ -90,3 +90,49 @@ def test_a_revision_that_never_becomes_ready_is_rolled_back_and_held(  # type: i
     store = InventoryStore(repo.kube, repo.namespace)
     latest = wait_for(lambda: store.load_all()["research-assistant"].latest.revision == 3, timeout=10)  # type: ignore[union-attr]
     assert latest
+
+
+@pytest.mark.full
+def test_an_automatic_rollback_honours_a_disabled_prune(  # type: ignore[no-untyped-def]
+    full_cluster: LocalCluster, deployments_repo: DeploymentsRepo, start_agent
+) -> None:
+    """Rollback is the same reconcile as a sync: with `sync.prune.enabled: false` it deletes nothing.
+
+    The failed revision adds a queue-worker Deployment that the restored one lacks; a rollback that
+    pruned on its own (as it did before it went through the sync path) would delete it.
+    """
+    repo = deployments_repo
+    settings = repo.read("gitops-agent.yaml").replace(
+        "    enabled: true       #", "    enabled: false      #"
+    )
+    assert "enabled: false" in settings
+    text = repo.read("deployments/research-assistant.yaml").replace(
+        "  type: development\n", "  type: development\n  autoRollback: true\n  progressDeadlineSeconds: 10\n"
+    )
+    repo.push({"gitops-agent.yaml": settings, "deployments/research-assistant.yaml": text}, "no prune")
+    running = start_agent(str(repo.upstream.bare), repo.namespace)
+    wait_for(
+        lambda: (running.agent.board.deployment("research-assistant") or {}).get("health") == "Healthy",
+        timeout=90,
+    )
+
+    broken = text.replace("ghcr.io/example/research-assistant:0.3.0", "ghcr.io/example/never-ready:0.4.0")
+    broken += "  queue:\n    enabled: true\n"
+    repo.push({"deployments/research-assistant.yaml": broken}, "research-assistant: broken, with a queue")
+    running.agent.trigger_fetch()
+    queue = ("apps/v1", "Deployment", "research-assistant-queue", repo.namespace)
+    wait_for(lambda: repo.kube.get(*queue) is not None, timeout=30)
+    wait_for(lambda: _image(repo).endswith("research-assistant:0.3.0"), timeout=90)  # rolled back
+
+    store = InventoryStore(repo.kube, repo.namespace)
+    wait_for(
+        lambda: (
+            {r.revision: r.result for r in store.load_all()["research-assistant"].history}.get(2)
+            is RevisionResult.ROLLED_BACK
+        ),
+        timeout=30,
+    )
+    assert repo.kube.get(*queue) is not None, "the rollback pruned although pruning is disabled"
+    inventory = store.load_all()["research-assistant"]
+    # still recorded as ours, so a later sync with pruning enabled can delete it
+    assert "research-assistant-queue" in {e.key.name for e in inventory.objects}

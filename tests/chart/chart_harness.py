@@ -14,7 +14,7 @@ import pytest
 import yaml
 from kubernetes import client
 
-from gitops_agent.kube import KubeClient, NotFoundError
+from gitops_agent.kube.client import KubeClient, NotFoundError
 from gitops_agent.localcluster import LocalCluster, ensure_binaries
 
 CHART_DIR = Path(__file__).resolve().parents[2] / "charts" / "gitops-agent"

@@ -16,12 +16,12 @@ from chart_harness import CHART_DIR, EVERYTHING_VALUES, REPO_URL, ChartInstall, 
 from kubernetes import client
 from sync_repo import DeploymentsRepo
 
-from gitops_agent.errors import ClusterError
-from gitops_agent.inventory import InventoryStore
-from gitops_agent.kube import KubeClient, connect
+from gitops_agent.core.errors import ClusterError
+from gitops_agent.kube.client import KubeClient, connect
 from gitops_agent.localcluster import LocalCluster
-from gitops_agent.seed import SEED_SECRET
-from gitops_agent.sync import SyncOptions, sync
+from gitops_agent.reconcile.sync import SyncOptions, sync
+from gitops_agent.state.inventory import InventoryStore
+from gitops_agent.state.seed import SEED_SECRET
 
 MONITORING_KINDS = {"ServiceMonitor", "PrometheusRule"}  # CRDs of the Prometheus Operator
 

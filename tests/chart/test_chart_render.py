@@ -9,28 +9,14 @@ from typing import Any
 import pytest
 from chart_harness import CHART_DIR, EVERYTHING_VALUES, REPO_URL, Helm
 
+from gitops_agent.core.kinds import KINDS
+
 ALL_VERBS = {"get", "list", "watch", "create", "update", "patch", "delete"}
-READ = {"get", "list", "watch"}
 EVENTS = {"create", "patch"}
 
-# What the agent may do in each target namespace, and nothing more.
-TARGET_RULES = {
-    ("apps", "deployments"): ALL_VERBS,
-    ("apps", "statefulsets"): ALL_VERBS,
-    ("", "services"): ALL_VERBS,
-    ("", "configmaps"): ALL_VERBS,
-    ("", "secrets"): ALL_VERBS,
-    ("", "serviceaccounts"): ALL_VERBS,  # manifests/ may define the identity a deployment runs as
-    ("networking.k8s.io", "ingresses"): ALL_VERBS,
-    ("networking.k8s.io", "networkpolicies"): ALL_VERBS,
-    ("autoscaling", "horizontalpodautoscalers"): ALL_VERBS,
-    ("policy", "poddisruptionbudgets"): ALL_VERBS,
-    ("discovery.k8s.io", "endpointslices"): READ,
-    ("", "persistentvolumeclaims"): READ,
-    ("", "pods"): READ,
-    ("", "events"): EVENTS,
-    ("events.k8s.io", "events"): EVENTS,
-}
+# What the agent may do in each target namespace, and nothing more: exactly what the kinds table
+# (`gitops_agent.core.kinds`) says each kind needs.
+TARGET_RULES = {(k.group, k.resource): set(k.verbs) for k in KINDS if k.verbs}
 # In the release (state) namespace: inventories, the seed Secret, the leader Lease, events.
 STATE_RULES = {
     ("", "configmaps"): ALL_VERBS,

@@ -11,7 +11,7 @@ from pathlib import Path
 from gitrepo import git
 
 from gitops_agent.cli import main
-from gitops_agent.repo_writer import RepoTarget
+from gitops_agent.controlplane.repo_writer import RepoTarget
 
 SAMPLE_REPO = Path(__file__).resolve().parents[2] / "sample-repo"
 AUTHOR = "Test Bot <bot@example.com>"

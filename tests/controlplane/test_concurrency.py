@@ -12,14 +12,14 @@ import yaml
 from cphelpers import Remote, status
 from gitrepo import git
 
-from gitops_agent.controlplane import (
+from gitops_agent.controlplane.repo_writer import EditResult, EventKind, RepoTarget, WriteEvent
+from gitops_agent.controlplane.verbs import (
     NewDeployment,
     PushConflictError,
     ValidationFailedError,
     create_deployment,
     set_image,
 )
-from gitops_agent.repo_writer import EditResult, EventKind, RepoTarget, WriteEvent
 
 Verb = Callable[[RepoTarget], EditResult]
 
@@ -143,7 +143,7 @@ def test_without_retries_a_lost_race_is_a_push_conflict(remote: Remote) -> None:
 
 @pytest.mark.parametrize("attempts", [0])
 def test_attempts_must_be_positive(remote: Remote, attempts: int) -> None:
-    from gitops_agent.errors import ConfigError
+    from gitops_agent.core.errors import ConfigError
 
     with pytest.raises(ConfigError):
         set_image(remote.target(attempts=attempts), "support-bot", "a/b:1")

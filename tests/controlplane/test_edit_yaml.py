@@ -10,7 +10,7 @@ import pytest
 import yaml
 from cphelpers import SAMPLE_REPO
 
-from gitops_agent.edit import (
+from gitops_agent.controlplane.edit import (
     EditError,
     ScaleSpec,
     describe_scale,
@@ -20,8 +20,8 @@ from gitops_agent.edit import (
     set_image,
     set_scale,
 )
+from gitops_agent.controlplane.scaffold import NewDeployment, SecretRef, render_new
 from gitops_agent.manifests import load_repository
-from gitops_agent.scaffold import NewDeployment, SecretRef, render_new
 
 DEPLOYMENTS = sorted((SAMPLE_REPO / "deployments").glob("*.yaml"))
 

@@ -9,8 +9,8 @@ import pytest
 from cphelpers import run_cli
 from sync_repo import DeploymentsRepo
 
-from gitops_agent.inventory import InventoryStore, RevisionResult
 from gitops_agent.localcluster import LocalCluster
+from gitops_agent.state.inventory import InventoryStore, RevisionResult
 
 UNIT = "research-assistant"
 

@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from gitops_agent.errors import ClusterError
-from gitops_agent.health import Health, ObjectHealth, UnitHealth
-from gitops_agent.inventory import Inventory, RevisionRecord, RevisionResult, to_configmap
-from gitops_agent.manifests.objects import ObjectKey
-from gitops_agent.rollout_wait import Phase, Wanted, assess, needs_health, wait_for_revision
+from gitops_agent.controlplane.wait import Phase, Wanted, assess, needs_health, wait_for_revision
+from gitops_agent.core.errors import ClusterError
+from gitops_agent.core.objects import ObjectKey
+from gitops_agent.engine.health import Health, ObjectHealth, UnitHealth
+from gitops_agent.state.inventory import Inventory, RevisionRecord, RevisionResult, to_configmap
 
 R = RevisionResult
 KEY = ObjectKey("apps/v1", "Deployment", "agents", "support-bot")
@@ -53,10 +53,6 @@ CASES: dict[str, tuple[Inventory | None, Wanted, UnitHealth | None, Phase, str]]
         "not recorded yet (newest: revision 2, Deployed, commit bbbbbbbbbbbb)",
     ),
     "revision-not-yet": (DEPLOYED_2, Wanted("support-bot", revision=3), None, Phase.WAITING, "not recorded"),
-    "being-applied": (
-        _inventory((1, "a", R.DEPLOYED, ""), (2, "b", R.PROGRESSING, "")), Wanted("support-bot", revision=2),
-        None, Phase.WAITING, "Progressing (being applied)",
-    ),
     "failed": (
         _inventory((1, "a", R.DEPLOYED, ""), (2, "b", R.FAILED, "Deployment/agents/x apply failed: denied")),
         Wanted("support-bot", commit="b" * 12), None, Phase.FAILED,
@@ -73,10 +69,6 @@ CASES: dict[str, tuple[Inventory | None, Wanted, UnitHealth | None, Phase, str]]
     "deployed-then-newer-failed": (
         _inventory((1, "a", R.DEPLOYED, ""), (2, "b", R.FAILED, "x")), Wanted("support-bot", revision=1),
         None, Phase.READY, "has superseded it since",
-    ),
-    "superseded-before-deploy": (
-        _inventory((1, "a", R.PROGRESSING, ""), (2, "b", R.DEPLOYED, "")), Wanted("support-bot", revision=1),
-        None, Phase.FAILED, "superseded by revision 2 before it was deployed",
     ),
     "dropped-from-history": (
         DEPLOYED_2, Wanted("support-bot", revision=0), None, Phase.FAILED, "no longer in the history",
@@ -97,8 +89,8 @@ def test_health_is_only_checked_for_the_newest_deployed_revision() -> None:
     assert needs_health(DEPLOYED_2, Wanted("support-bot", commit="bbbb"))
     assert not needs_health(DEPLOYED_2, Wanted("support-bot", revision=1))
     assert not needs_health(None, Wanted("support-bot"))
-    progressing = _inventory((1, "a", R.PROGRESSING, ""))
-    assert not needs_health(progressing, Wanted("support-bot"))
+    failed = _inventory((1, "a", R.FAILED, "quota"))
+    assert not needs_health(failed, Wanted("support-bot"))
 
 
 class FakeKube:
@@ -145,16 +137,15 @@ def _wait(kube: FakeKube, wanted: Wanted, timeout: float = 10) -> tuple[Any, lis
 
 def test_waits_for_the_commit_to_appear_then_reports_the_failure_once_per_change() -> None:
     old = _inventory((1, "a", R.DEPLOYED, ""))
-    progressing = _inventory((1, "a", R.DEPLOYED, ""), (2, "b", R.PROGRESSING, ""))
     failed = _inventory((1, "a", R.DEPLOYED, ""), (2, "b", R.FAILED, "apply failed: boom"))
     blip = ClusterError("apiserver unreachable", retryable=True)
-    kube = FakeKube([None, old, old, blip, progressing, progressing, failed])
+    kube = FakeKube([None, old, old, blip, old, old, failed])
     seen, lines = _wait(kube, Wanted("support-bot", commit="b" * 40))
     assert seen.phase is Phase.FAILED
     assert seen.message == "revision 2 of support-bot failed: apply failed: boom"
     assert kube.polls == 7
-    assert lines[-2:] == ["revision 2  Progressing", "revision 2  Failed"]
-    assert len(lines) == 5  # nothing yet, not recorded, cluster blip, progressing, failed
+    assert lines[-1] == "revision 2  Failed"
+    assert len(lines) == 5  # nothing yet, not recorded, cluster blip, not recorded again, failed
 
 
 def test_timeout_says_what_was_missing() -> None:

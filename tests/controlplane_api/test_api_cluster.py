@@ -10,8 +10,8 @@ from collections.abc import Callable
 from agent_harness import wait_for
 from api_client import Api
 
-from gitops_agent.kube import KubeClient
-from gitops_agent.scaffold import NewDeployment, render_new
+from gitops_agent.controlplane.scaffold import NewDeployment, render_new
+from gitops_agent.kube.client import KubeClient
 
 
 def _image(kube: KubeClient, namespace: str, name: str) -> str:

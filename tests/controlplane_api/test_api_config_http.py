@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from gitops_agent.agent.config import AgentConfig
-from gitops_agent.agent.server import HttpServer, Response, Router
+from gitops_agent.agent.http.server import HttpServer, Response, Router
 from gitops_agent.cli import build_parser
 from gitops_agent.cli.run_cmd import config_from
-from gitops_agent.errors import ConfigError
+from gitops_agent.core.errors import ConfigError
 
 
 def _config(tmp_path: Path, *flags: str) -> AgentConfig:

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from kobjects import deployment
 
-from gitops_agent.health import Health, UnitHealth, check_unit, progress_line, wait_for_health
-from gitops_agent.kube import KubeClient
-from gitops_agent.manifests.objects import ObjectKey
+from gitops_agent.core.objects import ObjectKey
+from gitops_agent.engine.health import Health, UnitHealth, check_unit, progress_line, wait_for_health
+from gitops_agent.kube.client import KubeClient
 
 
 def _service(namespace: str, name: str) -> dict[str, Any]:

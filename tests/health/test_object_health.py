@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from gitops_agent.health import (
+from gitops_agent.core.objects import ObjectKey
+from gitops_agent.engine.health import (
     Health,
     ObjectHealth,
     UnitHealth,
@@ -21,7 +22,6 @@ from gitops_agent.health import (
     progress_line,
     worst,
 )
-from gitops_agent.manifests.objects import ObjectKey
 
 FIXTURES = sorted((Path(__file__).parent / "fixtures").glob("*.yaml"))
 

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from gitops_agent.errors import ClusterError
-from gitops_agent.health import Health, UnitHealth, check_unit, wait_for_health
-from gitops_agent.kube import NotFoundError, ObjectList
-from gitops_agent.manifests.objects import ObjectKey
+from gitops_agent.core.errors import ClusterError
+from gitops_agent.core.objects import ObjectKey
+from gitops_agent.engine.health import Health, UnitHealth, check_unit, wait_for_health
+from gitops_agent.kube.client import NotFoundError, ObjectList
 
 DEPLOY = ObjectKey("apps/v1", "Deployment", "agents", "support-bot")
 SERVICE = ObjectKey("v1", "Service", "agents", "support-bot")

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from gitops_agent.cli import main
-from gitops_agent.errors import ManifestError
+from gitops_agent.core.errors import ManifestError
 from gitops_agent.manifests import (
     ANNOTATION_COMMIT,
     ANNOTATION_REVISION,

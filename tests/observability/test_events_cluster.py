@@ -8,8 +8,8 @@ from typing import Any
 from agent_harness import wait_for
 from sync_repo import DeploymentsRepo
 
-from gitops_agent.events import EventRecorder
-from gitops_agent.kube import KubeClient
+from gitops_agent.agent.events import EventReason, EventRecorder
+from gitops_agent.kube.client import KubeClient
 from gitops_agent.localcluster import LocalCluster
 
 
@@ -117,16 +117,24 @@ def test_events_are_rate_limited_and_scrubbed(deployments_repo: DeploymentsRepo)
     repo.sync()
     recorder = EventRecorder(kube, instance="test", state_namespace=ns, min_interval=60)
     message = "fetch of https://user:s3cr3t@git.example.com/repo.git failed"
-    assert recorder.record(deployment="support-bot", namespace=ns, reason="SyncFailed", message=message)
-    assert not recorder.record(deployment="support-bot", namespace=ns, reason="SyncFailed", message=message)
     assert recorder.record(
-        deployment="support-bot", namespace=ns, reason="SyncFailed", message="another cause"
+        deployment="support-bot", namespace=ns, reason=EventReason.SYNC_FAILED, message=message
     )
-    assert recorder.record(deployment="support-bot", namespace=ns, reason="DriftCorrected", message=message)
+    assert not recorder.record(
+        deployment="support-bot", namespace=ns, reason=EventReason.SYNC_FAILED, message=message
+    )
+    assert recorder.record(
+        deployment="support-bot", namespace=ns, reason=EventReason.SYNC_FAILED, message="another cause"
+    )
+    assert recorder.record(
+        deployment="support-bot", namespace=ns, reason=EventReason.DRIFT_CORRECTED, message=message
+    )
     posted = events(kube, ns, name="support-bot", reason="SyncFailed")
     assert len(posted) == 2
     assert all("s3cr3t" not in e["message"] for e in posted)
     # No Deployment (the manifests unit, a teardown): about the inventory ConfigMap in the state namespace.
-    assert recorder.record(deployment="manifests", namespace=ns, reason="DriftCorrected", message="put back")
+    assert recorder.record(
+        deployment="manifests", namespace=ns, reason=EventReason.DRIFT_CORRECTED, message="put back"
+    )
     [event] = events(kube, ns, name="gitops-agent.manifests", reason="DriftCorrected", kind="ConfigMap")
     assert event["involvedObject"]["uid"]  # the inventory exists: its uid is referenced

@@ -14,8 +14,8 @@ import yaml
 from prometheus_client.metrics import MetricWrapperBase
 from promnames import documented_names, exposed_names, families, metric_names
 
+from gitops_agent.agent.metrics import Metrics
 from gitops_agent.localcluster import ensure_binaries
-from gitops_agent.metrics import Metrics
 
 ROOT = Path(__file__).resolve().parents[2]
 ALERTS = ROOT / "charts" / "gitops-agent" / "files" / "alerts.yaml"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gitops_agent.errors import ConfigError, SourceError
+from gitops_agent.core.errors import ConfigError, SourceError
 from gitops_agent.source import DirSource
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from source_helpers import free_port
 
-from gitops_agent.errors import ConfigError, SourceError
+from gitops_agent.core.errors import ConfigError, SourceError
 from gitops_agent.source import GitAuth, GitSource, ssh_command
 from gitops_agent.source.auth import git_environment
 from gitops_agent.source.urls import Transport, is_url, parse_repo_url, scrub_text

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from source_helpers import GitHttpServer, Upstream, make_upstream
 
-from gitops_agent.errors import SourceError
+from gitops_agent.core.errors import SourceError
 from gitops_agent.source import GitAuth, GitSource
 
 pytestmark = pytest.mark.timeout(60)

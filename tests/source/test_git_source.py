@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from source_helpers import Upstream, git
 
-from gitops_agent.errors import ConfigError, SourceError
+from gitops_agent.core.errors import ConfigError, SourceError
 from gitops_agent.source import GitSource, Snapshot
 
 

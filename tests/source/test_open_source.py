@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from source_helpers import Upstream
 
-from gitops_agent.errors import ConfigError
+from gitops_agent.core.errors import ConfigError
 from gitops_agent.source import DirSource, GitAuth, GitSource, Source, open_source
 
 

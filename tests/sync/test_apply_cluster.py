@@ -8,12 +8,19 @@ from typing import Any
 import pytest
 from sync_repo import DeploymentsRepo
 
-from gitops_agent.apply import ApplyOptions, ImmutableFieldError, OwnershipError, apply_plan, plan_object
-from gitops_agent.diff import Action, format_changes
-from gitops_agent.kube import KubeClient
-from gitops_agent.manifests.labels import LABEL_DEPLOYMENT, LABEL_MANAGED_BY, MANAGED_BY
+from gitops_agent.core.labels import LABEL_DEPLOYMENT, LABEL_MANAGED_BY, MANAGED_BY
+from gitops_agent.engine.apply import (
+    ApplyOptions,
+    ImmutableFieldError,
+    OwnershipError,
+    apply_plan,
+    plan_object,
+)
+from gitops_agent.engine.diff import Action, format_changes
+from gitops_agent.kube.client import KubeClient
 from gitops_agent.manifests.render_backing import derive_password
-from gitops_agent.sync import SyncState, secret_seed
+from gitops_agent.reconcile.sync import SyncState
+from gitops_agent.state.seed import load_or_create_seed
 
 OWNED = {LABEL_MANAGED_BY: MANAGED_BY, LABEL_DEPLOYMENT: "demo"}
 
@@ -134,7 +141,10 @@ def test_an_object_the_apiserver_rejects_fails_its_unit_before_any_write(
 def test_secret_values_never_appear_in_diffs(deployments_repo: DeploymentsRepo) -> None:
     repo, kube = deployments_repo, deployments_repo.kube
     password = derive_password(
-        secret_seed(kube, repo.options()), namespace=repo.namespace, name="support-bot", purpose="postgres"
+        load_or_create_seed(kube, repo.namespace, create=True),
+        namespace=repo.namespace,
+        name="support-bot",
+        purpose="postgres",
     )
     report = repo.sync(dry_run=True)
     assert any(c.key.kind == "Secret" and c.diff for c in report.changes)

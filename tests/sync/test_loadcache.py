@@ -6,8 +6,8 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
-from gitops_agent.loadcache import CACHED_COMMITS, load_snapshot
 from gitops_agent.source import Snapshot
+from gitops_agent.state.loadcache import CACHED_COMMITS, load_snapshot
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample-repo"
 

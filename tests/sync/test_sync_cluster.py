@@ -6,12 +6,13 @@ import pytest
 from apimetrics import request_counts, settle, writes_between
 from sync_repo import DeploymentsRepo
 
-from gitops_agent.diff import Action
-from gitops_agent.inventory import InventoryStore, RevisionResult
-from gitops_agent.kube import KubeClient
+from gitops_agent.core.objects import ObjectKey
+from gitops_agent.engine.diff import Action
+from gitops_agent.kube.client import KubeClient
 from gitops_agent.manifests import ANNOTATION_REVISION, load_repository, render_unit
-from gitops_agent.manifests.objects import ObjectKey
-from gitops_agent.sync import SyncState, secret_seed
+from gitops_agent.reconcile.sync import SyncState
+from gitops_agent.state.inventory import InventoryStore, RevisionResult
+from gitops_agent.state.seed import load_or_create_seed
 
 UNITS = {"billing-agent", "manifests", "research-assistant", "support-bot"}
 
@@ -20,7 +21,7 @@ def _rendered_keys(repo: DeploymentsRepo) -> dict[str, set[ObjectKey]]:
     snapshot = repo.fetch()
     load = load_repository(snapshot.path)
     assert load.settings is not None
-    seed = secret_seed(repo.kube, repo.options())
+    seed = load_or_create_seed(repo.kube, repo.namespace, create=True)
     return {
         u.name: {o.key for o in render_unit(u, load.settings, secret_seed=seed).objects} for u in load.units
     }

@@ -1,0 +1,124 @@
+"""Kubernetes Events on the owned Deployment, so `kubectl describe` tells what the agent did and why.
+
+Reasons: RevisionRolledOut, SyncFailed, DriftCorrected, Pruned, RolledBack, RolloutFailed. Events are
+rate-limited per (deployment, reason): a repeat of the same message within the interval is dropped,
+so a deployment that fails every retry does not flood the API. Messages are built from names,
+revisions and error texts, never from Secret values (errors are produced by layers that scrub
+credentials; URL userinfo is scrubbed here once more).
+
+When the unit has no Deployment to carry the Event — a deployment torn down with its file (its
+Deployment was just pruned), one whose first sync failed before anything was created, or the plain
+`manifests` unit — the Event goes to the state namespace, about the unit's inventory ConfigMap
+(`gitops-agent.<unit>`), whether or not that ConfigMap still exists:
+`kubectl -n <state namespace> get events --field-selector involvedObject.name=gitops-agent.<unit>`.
+"""
+
+from __future__ import annotations
+
+import enum
+import secrets
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from gitops_agent.core.errors import ClusterError
+from gitops_agent.core.logs import get_logger
+from gitops_agent.kube.client import KubeClient
+from gitops_agent.source.urls import scrub_text
+from gitops_agent.state.inventory import configmap_name
+
+log = get_logger("events")
+COMPONENT = "gitops-agent"
+MESSAGE_LIMIT = 1000
+
+
+class EventReason(enum.StrEnum):
+    """The reasons of the Events the agent posts."""
+
+    REVISION_ROLLED_OUT = "RevisionRolledOut"
+    SYNC_FAILED = "SyncFailed"
+    DRIFT_CORRECTED = "DriftCorrected"
+    PRUNED = "Pruned"
+    ROLLED_BACK = "RolledBack"
+    ROLLOUT_FAILED = "RolloutFailed"
+
+    @property
+    def warning(self) -> bool:
+        return self in (EventReason.SYNC_FAILED, EventReason.ROLLED_BACK, EventReason.ROLLOUT_FAILED)
+
+
+class EventRecorder:
+    """Posts core/v1 Events about a deployment's Deployment object (best effort, never raises)."""
+
+    def __init__(
+        self, kube: KubeClient, *, instance: str, state_namespace: str = "", min_interval: float = 60.0
+    ) -> None:
+        self.kube = kube
+        self.instance = instance
+        self.state_namespace = state_namespace
+        self.min_interval = min_interval
+        self._last: dict[tuple[str, str], tuple[float, str]] = {}
+        self._lock = threading.Lock()
+
+    def record(self, *, deployment: str, namespace: str, reason: EventReason, message: str) -> bool:
+        """Post one Event; False when rate-limited, when there is no target or the API fails."""
+        message = scrub_text(message)[:MESSAGE_LIMIT]
+        now = time.monotonic()
+        with self._lock:
+            last = self._last.get((deployment, reason))
+            if last and now - last[0] < self.min_interval and last[1] == message:
+                return False
+            self._last[(deployment, reason)] = (now, message)
+        try:
+            target = self._target(deployment, namespace)
+            if target is None:
+                return False
+            self.kube.create(self._event(target, reason, message))
+        except ClusterError as err:
+            log.warning("could not record event %s for %s: %s", reason, deployment, err)
+            return False
+        return True
+
+    def _target(self, deployment: str, namespace: str) -> dict[str, str] | None:
+        """The involved object: the Deployment when it exists, else the unit's inventory ConfigMap."""
+        live = self.kube.get("apps/v1", "Deployment", deployment, namespace) if namespace else None
+        if live is not None:
+            return _reference("apps/v1", "Deployment", live["metadata"])
+        if not self.state_namespace:
+            return None
+        name = configmap_name(deployment)
+        inventory = self.kube.get("v1", "ConfigMap", name, self.state_namespace)
+        meta = inventory["metadata"] if inventory else {"name": name, "namespace": self.state_namespace}
+        return _reference("v1", "ConfigMap", meta)
+
+    def _event(self, target: dict[str, str], reason: EventReason, message: str) -> dict[str, object]:
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {
+                "name": f"{target['name']}.{secrets.token_hex(8)}",
+                "namespace": target["namespace"],
+            },
+            "involvedObject": target,
+            "reason": reason.value,
+            "message": message,
+            "type": "Warning" if reason.warning else "Normal",
+            "source": {"component": COMPONENT},
+            "reportingComponent": COMPONENT,
+            "reportingInstance": self.instance,
+            "firstTimestamp": stamp,
+            "lastTimestamp": stamp,
+            "count": 1,
+        }
+
+
+def _reference(api_version: str, kind: str, meta: dict[str, Any]) -> dict[str, str]:
+    return {
+        "apiVersion": api_version,
+        "kind": kind,
+        "name": str(meta["name"]),
+        "namespace": str(meta["namespace"]),
+        "uid": str(meta.get("uid", "")),
+    }

@@ -1,0 +1,62 @@
+"""Outcomes → Kubernetes Events on the deployment's Deployment (see `agent.events`)."""
+
+from __future__ import annotations
+
+import threading
+
+from gitops_agent.agent.events import EventReason, EventRecorder
+from gitops_agent.agent.outcomes import (
+    DriftCorrected,
+    Outcome,
+    Pruned,
+    RevisionRolledOut,
+    RolledBack,
+    RolloutFailed,
+    UnitSynced,
+)
+from gitops_agent.engine.diff import Action
+from gitops_agent.reconcile.sync import SyncState
+
+
+class EventsSink:
+    """Posts one Event per outcome that a `kubectl describe` reader should see."""
+
+    def __init__(self, recorder: EventRecorder) -> None:
+        self.recorder = recorder
+        self._namespaces: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def handle(self, outcome: Outcome) -> None:
+        match outcome:
+            case UnitSynced(result=result):
+                if result.namespace:
+                    with self._lock:
+                        self._namespaces[result.unit] = result.namespace
+                if result.state is SyncState.FAILED:
+                    self._post(result.unit, EventReason.SYNC_FAILED, result.error)
+            case RevisionRolledOut(result=result, applied=applied):
+                message = (
+                    f"revision {result.revision} (commit {result.commit[:12]}): {applied} objects applied"
+                )
+                self._post(result.unit, EventReason.REVISION_ROLLED_OUT, message)
+            case DriftCorrected(unit=unit, changes=changes):
+                message = "put back: " + ", ".join(str(c.key) for c in changes)
+                self._post(unit, EventReason.DRIFT_CORRECTED, message)
+            case Pruned(unit=unit, changes=changes, torn_down=torn_down):
+                deleted = [c for c in changes if c.action is Action.PRUNE]
+                if deleted:
+                    message = f"pruned {len(deleted)} objects: " + ", ".join(str(c.key) for c in deleted)
+                    # a teardown took the Deployment too: the Event goes to the state namespace
+                    self._post(unit, EventReason.PRUNED, message, namespace="" if torn_down else None)
+            case RolledBack(unit=unit, failed_revision=failed, restored=restored, reason=reason):
+                message = f"rolled back from r{failed} to r{restored.revision}: {reason}"
+                self._post(unit, EventReason.ROLLED_BACK, message)
+            case RolloutFailed(unit=unit, reason=reason):
+                self._post(unit, EventReason.ROLLOUT_FAILED, reason)
+
+    def _post(self, unit: str, reason: EventReason, message: str, *, namespace: str | None = None) -> None:
+        """On the unit's Deployment, in the namespace of its last successful render."""
+        if namespace is None:
+            with self._lock:
+                namespace = self._namespaces.get(unit, "")
+        self.recorder.record(deployment=unit, namespace=namespace, reason=reason, message=message)

@@ -1,0 +1,42 @@
+"""Outcomes → structured log lines (the emitting thread's log context names the deployment)."""
+
+from __future__ import annotations
+
+from gitops_agent.agent.outcomes import (
+    DriftCorrected,
+    Fetched,
+    FetchFailed,
+    Outcome,
+    RepositorySynced,
+    RevisionRolledOut,
+    RolledBack,
+    RolloutFailed,
+    UnitSynced,
+)
+from gitops_agent.core.logs import fields, get_logger
+from gitops_agent.reconcile.sync import SyncState
+
+log = get_logger("controller")
+
+
+class LogSink:
+    def handle(self, outcome: Outcome) -> None:
+        match outcome:
+            case UnitSynced(result=result) if result.state is SyncState.FAILED:
+                log.warning("sync failed: %s", result.error)
+            case RevisionRolledOut(applied=applied):
+                log.info("revision rolled out", extra=fields(objects=applied))
+            case DriftCorrected(changes=changes):
+                log.info("drift corrected", extra=fields(objects=[str(c.key) for c in changes]))
+            case RepositorySynced(prune_refused=refused) if refused:
+                log.warning("prune refused: %s", refused)
+            case Fetched(snapshot=snapshot, changed=True):
+                log.info("new repository content", extra=fields(commit=snapshot.short_commit))
+            case FetchFailed(source=source, error=error):
+                log.warning("fetch failed; live state left as it is: %s", error, extra=fields(repo=source))
+            case RolledBack(restored=restored, reason=reason, prune_refused=refused):
+                log.warning("rolled back to r%s: %s", restored.revision, reason)
+                if refused:
+                    log.warning("rollback left the failed revision's extra objects: %s", refused)
+            case RolloutFailed(reason=reason):
+                log.warning("rollout failed: %s", reason)

@@ -1,0 +1,172 @@
+"""The `apply` stage: plan each object (GET + server-side-apply dry-run), then write only what changed.
+
+Planning is the safety net: every object of a unit is dry-run before any of them is written, so an
+object the apiserver would reject fails the unit while its live objects stay as they were. Writes go
+stage by stage (config → data → workloads → services → routing → scaling); objects within a stage
+are independent and applied concurrently on a bounded pool.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, replace
+from itertools import groupby
+from typing import Any
+
+from gitops_agent.core.errors import ClusterError
+from gitops_agent.core.kinds import Recreate, kind_of
+from gitops_agent.core.labels import LABEL_DEPLOYMENT, LABEL_MANAGED_BY, MANAGED_BY
+from gitops_agent.core.objects import ObjectKey
+from gitops_agent.engine.diff import Action, ObjectChange, desired_in_live, same, yaml_diff
+from gitops_agent.kube.client import InvalidObjectError, KubeClient
+
+DELETE_WAIT_SECONDS = 60.0
+
+
+class OwnershipError(ClusterError):
+    """The object exists but gitops-agent does not own it for this unit: we never take it over."""
+
+
+class ImmutableFieldError(ClusterError):
+    """An immutable field changed on a kind that is not re-created automatically (e.g. StatefulSet)."""
+
+
+@dataclass(frozen=True)
+class PlannedObject:
+    """An object with its live state, dry-run result and the action the sync will take."""
+
+    unit: str
+    stage: int
+    key: ObjectKey
+    desired: dict[str, Any]
+    live: dict[str, Any] | None
+    action: Action
+    diff: str = ""
+    recreate: bool = False
+
+    def change(self) -> ObjectChange:
+        reason = "re-create: immutable field changed" if self.recreate else ""
+        return ObjectChange(self.unit, self.key, self.action, self.diff, reason)
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    """How conflicts and immutable fields are handled."""
+
+    force_conflicts: bool = False
+    """Take fields another field manager owns (kubectl edits, ...): Git wins. Self-heal needs it."""
+    recreate_statefulsets: bool = False
+    """Allow delete + re-create of a StatefulSet on an immutable change (its PVCs are kept)."""
+
+
+def is_owned(live: Mapping[str, Any], unit: str) -> bool:
+    """Both ownership labels present with our values."""
+    labels = live.get("metadata", {}).get("labels") or {}
+    return bool(labels.get(LABEL_MANAGED_BY) == MANAGED_BY and labels.get(LABEL_DEPLOYMENT) == unit)
+
+
+def plan_object(
+    kube: KubeClient,
+    *,
+    unit: str,
+    stage: int,
+    desired: dict[str, Any],
+    options: ApplyOptions,
+    live: dict[str, Any] | None = None,
+    live_known: bool = False,
+) -> PlannedObject:
+    """Decide create / update / unchanged for one object (raises for foreign objects and rejects)."""
+    key = ObjectKey.of(desired)
+    if not live_known:
+        live = kube.get(key.api_version, key.kind, key.name, key.namespace)
+    if live is not None and not is_owned(live, unit):
+        raise OwnershipError(
+            f"{key} already exists and is not managed by gitops-agent for {unit!r}; "
+            "refusing to take it over (delete it or label it to adopt it)"
+        )
+    try:
+        dry = kube.apply(desired, dry_run=True, force=options.force_conflicts)
+    except InvalidObjectError as err:
+        if live is None or not _immutable(err):
+            raise
+        _check_recreate_allowed(key, options, err)
+        diff = yaml_diff(key, live, desired)
+        return PlannedObject(unit, stage, key, desired, live, Action.UPDATE, diff, recreate=True)
+    if live is None:
+        return PlannedObject(unit, stage, key, desired, None, Action.CREATE, yaml_diff(key, None, dry))
+    if same(dry, live):
+        return PlannedObject(unit, stage, key, desired, live, Action.UNCHANGED)
+    return PlannedObject(unit, stage, key, desired, live, Action.UPDATE, yaml_diff(key, live, dry))
+
+
+def unchanged_without_requests(
+    unit: str, stage: int, desired: dict[str, Any], live: dict[str, Any]
+) -> PlannedObject | None:
+    """The fast path: an owned live object that already holds every desired field needs no request."""
+    if is_owned(live, unit) and desired_in_live(desired, live):
+        return PlannedObject(unit, stage, ObjectKey.of(desired), desired, live, Action.UNCHANGED)
+    return None
+
+
+def _immutable(err: ClusterError) -> bool:
+    text = str(err)
+    return "immutable" in text or "updates to statefulset spec for fields other than" in text
+
+
+def _check_recreate_allowed(key: ObjectKey, options: ApplyOptions, err: ClusterError) -> None:
+    kind = kind_of(key)
+    allowed = kind.recreate is Recreate.ALWAYS or (
+        kind.recreate is Recreate.ON_REQUEST and options.recreate_statefulsets
+    )
+    if not allowed:
+        raise ImmutableFieldError(
+            f"{key}: an immutable field changed and {key.kind} is not re-created automatically "
+            f"(its data would go with it): {err}"
+        ) from err
+
+
+def apply_plan(
+    kube: KubeClient,
+    executor: Executor,
+    plan: Sequence[PlannedObject],
+    *,
+    options: ApplyOptions,
+    on_applied: Callable[[PlannedObject, dict[str, Any]], None] | None = None,
+) -> list[PlannedObject]:
+    """Write the changed objects stage by stage; returns the plan with live objects updated.
+
+    A failure stops the unit at that stage (later stages are not applied) and propagates.
+    """
+    done: list[PlannedObject] = []
+    for _, stage_objects in groupby(sorted(plan, key=lambda p: p.stage), key=lambda p: p.stage):
+        batch = list(stage_objects)
+        futures = [executor.submit(_write, kube, p, options) for p in batch]
+        for planned, future in zip(batch, futures, strict=True):
+            live = future.result()
+            if on_applied and live is not None and planned.action is not Action.UNCHANGED:
+                on_applied(planned, live)
+            done.append(replace(planned, live=live) if live is not None else planned)
+    return done
+
+
+def _write(kube: KubeClient, planned: PlannedObject, options: ApplyOptions) -> dict[str, Any] | None:
+    if planned.action is Action.UNCHANGED:
+        return planned.live
+    if planned.recreate and planned.live is not None:
+        _delete_and_wait(kube, planned.key, str(planned.live["metadata"].get("uid", "")))
+    return kube.apply(planned.desired, force=options.force_conflicts)
+
+
+def _delete_and_wait(kube: KubeClient, key: ObjectKey, uid: str) -> None:
+    kube.delete(key.api_version, key.kind, key.name, key.namespace, uid=uid or None)
+    deadline = time.monotonic() + DELETE_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        live = kube.get(key.api_version, key.kind, key.name, key.namespace)
+        if live is None or live["metadata"].get("uid") != uid:
+            return
+        time.sleep(0.2)
+    raise ClusterError(
+        f"{key}: still present {DELETE_WAIT_SECONDS:.0f}s after delete (finalizers?)", retryable=True
+    )

@@ -1,0 +1,217 @@
+"""The `diff` stage: what would change, object by object, and how to show it.
+
+Pure functions. The comparison is between the server-side-apply *dry-run* result and the live
+object, both stripped of what the server manages (status, managedFields, resourceVersion, ...):
+server defaults then appear on both sides, so a freshly synced repository shows no diff at all.
+Secret values are masked in every rendering; a changed value shows as changed, never its content.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import difflib
+import enum
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from gitops_agent.core.objects import MASK, ObjectKey, is_secret
+
+SERVER_METADATA = (
+    "managedFields",
+    "resourceVersion",
+    "uid",
+    "generation",
+    "creationTimestamp",
+    "selfLink",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+)
+SERVER_ANNOTATIONS = (
+    "deployment.kubernetes.io/revision",
+    "kubectl.kubernetes.io/last-applied-configuration",
+)
+MASK_CHANGED = "*** (changed)"
+
+
+class Action(enum.StrEnum):
+    """What the sync does (or would do) to one object."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    UNCHANGED = "unchanged"
+    PRUNE = "prune"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class ObjectChange:
+    """One object's action, its masked YAML diff (empty when unchanged) and why it was skipped."""
+
+    unit: str
+    key: ObjectKey
+    action: Action
+    diff: str = ""
+    reason: str = ""
+
+    def to_json(self) -> dict[str, str]:
+        out = {"unit": self.unit, "object": str(self.key), "action": self.action.value}
+        if self.diff:
+            out["diff"] = self.diff
+        if self.reason:
+            out["reason"] = self.reason
+        return out
+
+
+def comparable(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy without status and server-managed metadata: what two versions are compared on."""
+    out = copy.deepcopy(dict(obj))
+    out.pop("status", None)
+    meta = out.get("metadata")
+    if isinstance(meta, dict):
+        for field in SERVER_METADATA:
+            meta.pop(field, None)
+        annotations = meta.get("annotations")
+        if isinstance(annotations, dict):
+            for name in SERVER_ANNOTATIONS:
+                annotations.pop(name, None)
+            if not annotations:
+                meta.pop("annotations")
+    return out
+
+
+def same(dry_run: Mapping[str, Any], live: Mapping[str, Any]) -> bool:
+    """True when applying would change nothing the user cares about."""
+    return comparable(dry_run) == comparable(live)
+
+
+def is_subset(desired: Any, live: Any) -> bool:
+    """True when every field of `desired` is in `live` with the same value (lists: same length, in order).
+
+    A cheap, local test used to skip the dry-run: if it holds (and the rendered spec did not change
+    since the last apply), applying would be a no-op. If it fails, the dry-run decides.
+    """
+    if isinstance(desired, dict):
+        if not isinstance(live, dict):
+            return False
+        return all(k in live and is_subset(v, live[k]) for k, v in desired.items())
+    if isinstance(desired, list):
+        if not isinstance(live, list) or len(desired) != len(live):
+            return False
+        return all(is_subset(d, v) for d, v in zip(desired, live, strict=True))
+    return bool(desired == live)
+
+
+def secret_subset(desired: Mapping[str, Any], live: Mapping[str, Any]) -> bool:
+    """is_subset for a Secret rendered with stringData (the server stores it base64'd in data)."""
+    string_data = desired.get("stringData") or {}
+    rest = {k: v for k, v in desired.items() if k != "stringData"}
+    live_data = live.get("data") or {}
+    for key, value in string_data.items():
+        encoded = base64.b64encode(str(value).encode()).decode()
+        if live_data.get(key) != encoded:
+            return False
+    return is_subset(rest, live)
+
+
+def desired_in_live(desired: Mapping[str, Any], live: Mapping[str, Any]) -> bool:
+    """The fast-path test for any kind."""
+    if is_secret(desired):
+        return secret_subset(desired, live)
+    return is_subset(desired, live)
+
+
+def mask_secrets(before: dict[str, Any] | None, after: dict[str, Any] | None) -> tuple[Any, Any]:
+    """Copies of both sides with Secret values replaced; a value that differs is marked changed."""
+    if not is_secret(before) and not is_secret(after):
+        return before, after
+    before, after = copy.deepcopy(before), copy.deepcopy(after)
+    for field in ("data", "stringData"):
+        old = (before or {}).get(field) or {}
+        new = (after or {}).get(field) or {}
+        if before is not None and old:
+            before[field] = dict.fromkeys(old, MASK)
+        if after is not None and new:
+            after[field] = {k: MASK if old.get(k) == v else MASK_CHANGED for k, v in new.items()}
+    return before, after
+
+
+def yaml_diff(key: ObjectKey, before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> str:
+    """A unified diff of the two versions as YAML (masked, server noise stripped)."""
+    old = comparable(before) if before is not None else None
+    new = comparable(after) if after is not None else None
+    old, new = mask_secrets(old, new)
+    old_lines = _yaml_lines(old)
+    new_lines = _yaml_lines(new)
+    label = str(key)
+    lines = difflib.unified_diff(old_lines, new_lines, f"live/{label}", f"desired/{label}", n=3)
+    return "".join(lines)
+
+
+def _yaml_lines(obj: Any) -> list[str]:
+    if obj is None:
+        return []
+    text = yaml.safe_dump(obj, sort_keys=True, default_flow_style=False, width=4096)
+    return text.splitlines(keepends=True)
+
+
+# -- output formats ----------------------------------------------------------------------------
+
+
+def format_changes(changes: Sequence[ObjectChange], fmt: str, *, problems: Iterable[str] = ()) -> str:
+    """Render changes as `text` (terminal), `json` (machines) or `markdown` (a PR comment)."""
+    problems = list(problems)
+    if fmt == "json":
+        return json.dumps({"changes": [c.to_json() for c in changes], "problems": problems}, indent=2) + "\n"
+    if fmt == "markdown":
+        return _markdown(changes, problems)
+    return _text(changes, problems)
+
+
+def summary_counts(changes: Iterable[ObjectChange]) -> dict[str, int]:
+    """How many objects per action (all actions present, in a stable order)."""
+    counts = {action.value: 0 for action in Action}
+    for change in changes:
+        counts[change.action.value] += 1
+    return counts
+
+
+def _summary_line(changes: Sequence[ObjectChange]) -> str:
+    counts = summary_counts(changes)
+    return ", ".join(f"{n} to {a}" if a != "unchanged" else f"{n} unchanged" for a, n in counts.items() if n)
+
+
+def _text(changes: Sequence[ObjectChange], problems: list[str]) -> str:
+    out = []
+    for change in changes:
+        if change.action is Action.UNCHANGED:
+            continue
+        reason = f" ({change.reason})" if change.reason else ""
+        out.append(f"{change.action.value:<9} {change.unit:<24} {change.key}{reason}\n")
+        if change.diff:
+            out.append(change.diff if change.diff.endswith("\n") else change.diff + "\n")
+    out.extend(f"error     {p}\n" for p in problems)
+    out.append(f"{_summary_line(changes) or 'no objects'}\n")
+    return "".join(out)
+
+
+def _markdown(changes: Sequence[ObjectChange], problems: list[str]) -> str:
+    out = ["### gitops-agent diff\n\n", f"{_summary_line(changes) or 'No objects.'}\n\n"]
+    if problems:
+        out.append("**Errors**\n\n")
+        out.extend(f"- `{p}`\n" for p in problems)
+        out.append("\n")
+    changed = [c for c in changes if c.action is not Action.UNCHANGED]
+    if changed:
+        out.append("| action | deployment | object |\n|---|---|---|\n")
+        out.extend(f"| {c.action.value} | {c.unit} | `{c.key}` |\n" for c in changed)
+        for change in changed:
+            if change.diff:
+                out.append(
+                    f"\n<details><summary>{change.key}</summary>\n\n```diff\n{change.diff}```\n</details>\n"
+                )
+    return "".join(out)

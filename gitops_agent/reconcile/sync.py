@@ -1,0 +1,377 @@
+"""The reconciler: one straight line from a snapshot of the repository to a converged cluster.
+
+    load/validate → render → plan (dry-run) → apply → prune → inventory + revision history
+
+Each unit (a deployment, or the plain `manifests/` folder) is synced on its own: a unit that fails
+to load, render, plan or apply is reported with its reason and leaves its live objects as they were,
+while every other unit still syncs. Pruning runs after all units, behind the guards in `prune`.
+Nothing is written when nothing changed: not the objects, not the inventories.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from gitops_agent.core.errors import ClusterError, GitopsAgentError
+from gitops_agent.core.objects import ObjectKey
+from gitops_agent.engine.apply import (
+    ApplyOptions,
+    PlannedObject,
+    apply_plan,
+    plan_object,
+    unchanged_without_requests,
+)
+from gitops_agent.engine.diff import Action, ObjectChange
+from gitops_agent.engine.live import ListedLive, LiveView
+from gitops_agent.engine.prune import PrunePolicy, PruneRefusedError, check_guards, plan_prune, prune_entry
+from gitops_agent.kube.client import KubeClient
+from gitops_agent.manifests import RenderedUnit, RepositoryLoad, render_unit, stamp_revision
+from gitops_agent.source import Snapshot
+from gitops_agent.state.inventory import Inventory, RevisionResult, with_applied, without
+from gitops_agent.state.loadcache import load_snapshot
+from gitops_agent.state.revisions import (
+    Restore,
+    RevisionLedger,
+    RevisionPlan,
+    after_attempt,
+    plan_revision,
+)
+from gitops_agent.state.seed import load_or_create_seed
+
+DEFAULT_STATE_NAMESPACE = "gitops-agent"
+
+
+class SyncState(enum.StrEnum):
+    """Where a unit stands after a sync (or a dry run)."""
+
+    SYNCED = "Synced"
+    OUT_OF_SYNC = "OutOfSync"
+    FAILED = "Failed"
+    UNKNOWN = "Unknown"
+    """Not synced yet (status views only)."""
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    """Knobs of one sync run (CLI flags and settings merged by the caller)."""
+
+    state_namespace: str = DEFAULT_STATE_NAMESPACE
+    dry_run: bool = False
+    prune: bool | None = None
+    """Prune objects that left the render; None follows the settings file (sync.prune.enabled)."""
+    allow_mass_prune: bool = False
+    apply: ApplyOptions = field(default_factory=ApplyOptions)
+    workers: int = 8
+    units: frozenset[str] | None = None
+    """Sync only these units (None: all); deployments are torn down only by a full sync."""
+    self_heal: bool | None = None
+    """Re-apply owned objects changed outside Git; None follows the settings (sync.selfHeal)."""
+
+
+@dataclass(frozen=True)
+class UnitResult:
+    """The outcome for one unit."""
+
+    unit: str
+    state: SyncState
+    changes: tuple[ObjectChange, ...] = ()
+    revision: int | None = None
+    commit: str = ""
+    new_revision: bool = False
+    error: str = ""
+    keys: tuple[ObjectKey, ...] = ()
+    note: str = ""
+    """Why an OutOfSync unit was left as it is (held after a rollback, self-heal off)."""
+    problems: tuple[str, ...] = ()
+    """The unit's load/validation problems (file:line:col: field: message), when it has any."""
+    held: bool = False
+    """Held at its restored revision after a rollback (the repository's spec is the failed one)."""
+
+    @property
+    def namespace(self) -> str:
+        """Where the unit's Deployment lives (for other units, the first namespaced object's namespace)."""
+        own = next((k.namespace for k in self.keys if k.kind == "Deployment" and k.name == self.unit), "")
+        return own or next((k.namespace for k in self.keys if k.namespace), "")
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    """Everything one sync did (or would do), for the CLI, metrics, events and the status API."""
+
+    snapshot: Snapshot
+    units: tuple[UnitResult, ...]
+    problems: tuple[str, ...] = ()
+    prune_changes: tuple[ObjectChange, ...] = ()
+    prune_refused: str = ""
+    self_heal: bool | None = None
+    """The self-heal policy this sync applied (None when the settings file did not load)."""
+
+    @property
+    def ok(self) -> bool:
+        """True when the repository loaded cleanly and every unit synced."""
+        return not self.problems and all(u.state is not SyncState.FAILED for u in self.units)
+
+    @property
+    def changes(self) -> list[ObjectChange]:
+        return [c for u in self.units for c in u.changes] + list(self.prune_changes)
+
+
+def sync(
+    kube: KubeClient,
+    snapshot: Snapshot,
+    options: SyncOptions,
+    *,
+    live: LiveView | None = None,
+    on_unit: Callable[[UnitResult], None] | None = None,
+    restore: Restore | None = None,
+) -> SyncReport:
+    """Converge the cluster to `snapshot` (or, with dry_run, report what that would change).
+
+    With `restore`, the one unit in `options.units` is put back on `restore.target` (rendered from
+    `snapshot`, checked out at the target's commit) through the same plan, apply, prune and record.
+    """
+    load = load_snapshot(snapshot)
+    problems = tuple(str(p) for p in load.problems)
+    if load.settings is None:
+        return SyncReport(snapshot, (), problems or ("the settings file is invalid",))
+    ledger = RevisionLedger(kube, options.state_namespace)
+    inventories = ledger.load_all()
+    seed = load_or_create_seed(kube, options.state_namespace, create=not options.dry_run)
+    rendered, failed = _render_all(load, options, seed)
+    for result in failed:
+        _report(on_unit, result)
+    self_heal = load.settings.sync.self_heal if options.self_heal is None else options.self_heal
+    with ThreadPoolExecutor(options.workers * 2, thread_name_prefix="object") as pool:
+        context = _UnitContext(
+            kube, snapshot, options, pool, live or ListedLive.prefetch(kube, _keys(rendered, inventories)),
+            _missing_namespaces(kube, rendered), self_heal, restore, on_unit,
+        )  # fmt: skip
+        with ThreadPoolExecutor(options.workers, thread_name_prefix="unit") as unit_pool:
+            synced = list(unit_pool.map(lambda r: sync_unit(context, r, inventories.get(r.name)), rendered))
+        results = failed + [result for result, _ in synced]
+        updated = {**inventories, **{inv.unit: inv for _, inv in synced if inv is not None}}
+        pruned = _prune(context, load, results, inventories, updated)
+        if not options.dry_run:
+            repo_units = frozenset(u.name for u in load.units)
+            ledger.save_changed(inventories, pruned.inventories, repo_units=repo_units, pool=pool)
+    results.sort(key=lambda r: r.unit)
+    return SyncReport(snapshot, tuple(results), problems, pruned.changes, pruned.refused, self_heal)
+
+
+@dataclass(frozen=True)
+class _UnitContext:
+    """What every unit of one sync shares (read-only)."""
+
+    kube: KubeClient
+    snapshot: Snapshot
+    options: SyncOptions
+    pool: ThreadPoolExecutor
+    live: LiveView
+    missing_namespaces: frozenset[str]
+    self_heal: bool
+    restore: Restore | None
+    on_unit: Callable[[UnitResult], None] | None
+
+
+def _report(on_unit: Callable[[UnitResult], None] | None, result: UnitResult) -> UnitResult:
+    if on_unit:
+        on_unit(result)
+    return result
+
+
+# -- render ------------------------------------------------------------------------------------
+
+
+def _render_all(
+    load: RepositoryLoad, options: SyncOptions, seed: bytes
+) -> tuple[list[RenderedUnit], list[UnitResult]]:
+    """Render the selected units; invalid ones become Failed results (and keep their live objects)."""
+    assert load.settings is not None
+    rendered: list[RenderedUnit] = []
+    failed: list[UnitResult] = []
+    for unit in load.units:
+        if options.units is not None and unit.name not in options.units:
+            continue
+        if not unit.valid:
+            problems = tuple(str(p) for p in unit.problems)
+            failed.append(
+                UnitResult(unit.name, SyncState.FAILED, error="; ".join(problems), problems=problems)
+            )
+            continue
+        try:
+            rendered.append(render_unit(unit, load.settings, secret_seed=seed))
+        except GitopsAgentError as err:
+            failed.append(UnitResult(unit.name, SyncState.FAILED, error=str(err)))
+    return rendered, failed
+
+
+def _keys(rendered: Iterable[RenderedUnit], inventories: Mapping[str, Inventory]) -> list[ObjectKey]:
+    keys = [o.key for r in rendered for o in r.objects]
+    return keys + [e.key for inv in inventories.values() for e in inv.objects]
+
+
+def _missing_namespaces(kube: KubeClient, rendered: Iterable[RenderedUnit]) -> frozenset[str]:
+    """Target namespaces that do not exist: their units fail (namespaces are the operator's to create)."""
+    namespaces = sorted({o.key.namespace for r in rendered for o in r.objects if o.key.namespace})
+    return frozenset(ns for ns in namespaces if kube.get("v1", "Namespace", ns) is None)
+
+
+# -- one unit ----------------------------------------------------------------------------------
+
+
+def sync_unit(
+    context: _UnitContext, rendered: RenderedUnit, inventory: Inventory | None
+) -> tuple[UnitResult, Inventory | None]:
+    """Plan, apply and record one unit; errors fail this unit only.
+
+    Returns the unit's result and its inventory to keep (None: unchanged, nothing was attempted).
+    """
+    name = rendered.name
+    try:
+        revision = plan_revision(inventory, rendered.spec_hash, context.snapshot, restore=context.restore)
+    except GitopsAgentError as err:
+        return _report(context.on_unit, UnitResult(name, SyncState.FAILED, error=f"{name}: {err}")), None
+    if revision.held:
+        return _report(context.on_unit, _held(name, inventory, revision)), None
+    manifests = stamp_revision(rendered, revision=revision.revision, commit=revision.commit)
+    keys = tuple(ObjectKey.of(m) for m in manifests)
+    result = UnitResult(
+        name, SyncState.SYNCED, (), revision.revision, revision.commit, revision.is_new, keys=keys
+    )
+    applied: list[PlannedObject] = []
+    known = inventory or Inventory(name)
+    try:
+        staged = [(obj.stage, m) for obj, m in zip(rendered.objects, manifests, strict=True)]
+        plan = plan_unit(context, name, staged, fast=revision.settled)
+        result = replace(result, changes=tuple(p.change() for p in plan))
+        unchanged = all(c.action is Action.UNCHANGED for c in result.changes)
+        if context.options.dry_run or (revision.settled and not unchanged and not context.self_heal):
+            note = "" if context.options.dry_run else "drift left alone: self-heal is off"
+            state = SyncState.SYNCED if unchanged else SyncState.OUT_OF_SYNC
+            return _report(context.on_unit, replace(result, state=state, note=note)), None
+        done = apply_plan(
+            context.kube,
+            context.pool,
+            plan,
+            options=context.options.apply,
+            on_applied=lambda p, live: applied.append(replace(p, live=live)),
+        )
+    except GitopsAgentError as err:
+        kept = after_attempt(with_applied(known, _live(applied)), revision, error=str(err), applied_any=True)
+        return _report(
+            context.on_unit, replace(result, state=SyncState.FAILED, changes=(), error=str(err))
+        ), kept
+    kept = after_attempt(with_applied(known, _live(done)), revision, applied_any=not unchanged)
+    return _report(context.on_unit, result), kept
+
+
+def _live(planned: Iterable[PlannedObject]) -> list[tuple[ObjectKey, dict[str, Any] | None]]:
+    return [(p.key, p.live) for p in planned]
+
+
+def _held(unit: str, inventory: Inventory | None, revision: RevisionPlan) -> UnitResult:
+    """A rolled-back revision is not applied again until the deployment's rendered spec changes."""
+    live = inventory.last_with(RevisionResult.DEPLOYED) if inventory else None
+    keys = tuple(e.key for e in inventory.objects) if inventory else ()
+    where = f"r{live.revision}" if live else "the last deployed revision"
+    return UnitResult(
+        unit,
+        SyncState.OUT_OF_SYNC,
+        (),
+        live.revision if live else None,
+        live.commit if live else "",
+        False,
+        keys=keys,
+        note=f"held at {where}: r{revision.revision} was rolled back; waiting for a change",
+        held=True,
+    )
+
+
+def plan_unit(
+    context: _UnitContext, unit: str, staged: Sequence[tuple[int, dict[str, Any]]], *, fast: bool
+) -> list[PlannedObject]:
+    """Plan every object of the unit concurrently (the first error fails the unit, nothing written)."""
+
+    def plan_one(stage: int, manifest: dict[str, Any]) -> PlannedObject:
+        key = ObjectKey.of(manifest)
+        if key.namespace in context.missing_namespaces:
+            raise ClusterError(
+                f"{key}: namespace {key.namespace!r} does not exist; create it and grant the agent access "
+                "(gitops-agent never creates or deletes namespaces)",
+                retryable=True,
+            )
+        known, live = context.live.lookup(key)
+        if fast and live is not None:
+            quick = unchanged_without_requests(unit, stage, manifest, live)
+            if quick is not None:
+                return quick
+        return plan_object(
+            context.kube,
+            unit=unit,
+            stage=stage,
+            desired=manifest,
+            options=context.options.apply,
+            live=live,
+            live_known=known,
+        )
+
+    futures = [context.pool.submit(plan_one, stage, manifest) for stage, manifest in staged]
+    return [future.result() for future in futures]
+
+
+# -- prune -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Pruned:
+    changes: tuple[ObjectChange, ...]
+    refused: str
+    inventories: dict[str, Inventory]
+
+
+def _prune(
+    context: _UnitContext,
+    load: RepositoryLoad,
+    results: Sequence[UnitResult],
+    before: Mapping[str, Inventory],
+    inventories: dict[str, Inventory],
+) -> _Pruned:
+    """Delete what left the render, behind the guards; returns the changes and a refusal, if any."""
+    options = context.options
+    desired = {r.unit: frozenset(r.keys) for r in results if r.state is not SyncState.FAILED}
+    considered = {u: inv.objects for u, inv in before.items() if options.units is None or u in desired}
+    has_problems = bool(load.problems) or any(not u.valid for u in load.units)
+    repo_units = {u.name for u in load.units}
+    plan = plan_prune(
+        considered, desired, repo_units=repo_units, allow_teardown=not has_problems and options.units is None
+    )
+    owned = {u: inv.objects for u, inv in before.items()}
+    try:
+        check_guards(plan, owned, repo_units=len(load.units), policy=_prune_policy(options, load))
+    except PruneRefusedError as err:
+        return _Pruned((), str(err), inventories)
+    deferred = sorted(set(considered) - repo_units - plan.removed_units)
+    refusal = f"not tearing down {', '.join(deferred)}: the repository has problems" if deferred else ""
+    if options.dry_run:
+        changes = [
+            ObjectChange(u, e.key, Action.PRUNE) for u, entries in plan.by_unit.items() for e in entries
+        ]
+        return _Pruned(tuple(changes), "", inventories)
+    all_changes: list[ObjectChange] = []
+    for unit, entries in plan.by_unit.items():
+        changes = list(context.pool.map(lambda e, u=unit: prune_entry(context.kube, u, e), entries))
+        all_changes += changes
+        inventories[unit] = without(inventories[unit], {c.key for c in changes})
+    return _Pruned(tuple(all_changes), refusal, inventories)
+
+
+def _prune_policy(options: SyncOptions, load: RepositoryLoad) -> PrunePolicy:
+    """The settings' prune policy, overridden by the command line."""
+    assert load.settings is not None
+    configured = load.settings.sync.prune
+    enabled = configured.enabled if options.prune is None else options.prune
+    return PrunePolicy(enabled, configured.max_share, options.allow_mass_prune)

@@ -1,0 +1,204 @@
+"""Per-deployment inventory and revision history, kept in the cluster as one ConfigMap per unit.
+
+Why an inventory: pruning must delete exactly what an earlier sync applied, so it works from a
+record of applied objects (with their uids) and never by sweeping labels alone. The same record
+carries the revision counter and a bounded history, so a restarted agent (or another replica) knows
+which revision is live without asking Git.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from gitops_agent.core.errors import GitopsAgentError
+from gitops_agent.core.labels import FIELD_MANAGER, LABEL_DEPLOYMENT, LABEL_MANAGED_BY, MANAGED_BY
+from gitops_agent.core.objects import ObjectKey
+from gitops_agent.engine.prune import InventoryEntry
+from gitops_agent.kube.client import KubeClient
+
+LABEL_INVENTORY = "gitops-agent.dev/inventory"
+DATA_KEY = "inventory.json"
+HISTORY_LIMIT = 20
+MESSAGE_LIMIT = 2000
+NAME_PREFIX = "gitops-agent."
+
+
+class InventoryError(GitopsAgentError):
+    """An inventory ConfigMap exists but cannot be read: never prune from a record we do not trust."""
+
+
+class RevisionResult(enum.StrEnum):
+    """What became of a revision."""
+
+    DEPLOYED = "Deployed"
+    FAILED = "Failed"
+    SUPERSEDED = "Superseded"
+    ROLLED_BACK = "RolledBack"
+
+
+@dataclass(frozen=True)
+class RevisionRecord:
+    """One revision of a deployment: a distinct rendered spec, first seen at `commit`."""
+
+    revision: int
+    commit: str
+    spec_hash: str
+    author: str = ""
+    message: str = ""
+    time: str = ""
+    result: RevisionResult = RevisionResult.DEPLOYED
+    reason: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "revision": self.revision,
+            "commit": self.commit,
+            "specHash": self.spec_hash,
+            "author": self.author,
+            "message": self.message[:MESSAGE_LIMIT],
+            "time": self.time,
+            "result": self.result.value,
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RevisionRecord:
+        return cls(
+            revision=int(data["revision"]),
+            commit=str(data["commit"]),
+            spec_hash=str(data["specHash"]),
+            author=str(data.get("author", "")),
+            message=str(data.get("message", "")),
+            time=str(data.get("time", "")),
+            result=RevisionResult(data.get("result", RevisionResult.DEPLOYED.value)),
+            reason=str(data.get("reason", "")),
+        )
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """What the agent applied for one unit, and the unit's revision history (newest first)."""
+
+    unit: str
+    objects: tuple[InventoryEntry, ...] = ()
+    history: tuple[RevisionRecord, ...] = field(default=())
+
+    @property
+    def latest(self) -> RevisionRecord | None:
+        """The newest revision attempted (whatever its result)."""
+        return self.history[0] if self.history else None
+
+    @property
+    def keys(self) -> frozenset[ObjectKey]:
+        return frozenset(entry.key for entry in self.objects)
+
+    def last_with(self, result: RevisionResult) -> RevisionRecord | None:
+        return next((r for r in self.history if r.result is result), None)
+
+    def record(self, revision: RevisionRecord) -> Inventory:
+        """History with `revision` added (or updated in place); a newly Deployed one supersedes the rest."""
+        rest = [r for r in self.history if r.revision != revision.revision]
+        if revision.result is RevisionResult.DEPLOYED:
+            rest = [
+                replace(r, result=RevisionResult.SUPERSEDED) if r.result is RevisionResult.DEPLOYED else r
+                for r in rest
+            ]
+        history = sorted([revision, *rest], key=lambda r: r.revision, reverse=True)[:HISTORY_LIMIT]
+        return replace(self, history=tuple(history))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "unit": self.unit,
+            "objects": [e.to_json() for e in sorted(self.objects, key=lambda e: e.key)],
+            "history": [r.to_json() for r in self.history],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Inventory:
+        return cls(
+            unit=str(data["unit"]),
+            objects=tuple(InventoryEntry.from_json(o) for o in data.get("objects", [])),
+            history=tuple(RevisionRecord.from_json(r) for r in data.get("history", [])),
+        )
+
+
+def with_applied(
+    inventory: Inventory, applied: Iterable[tuple[ObjectKey, Mapping[str, Any] | None]]
+) -> Inventory:
+    """The inventory with the applied objects (key, live object) added; older entries stay until pruned.
+
+    An entry keeps its known uid when the apply returned no object to read a new one from.
+    """
+    entries = {e.key: e for e in inventory.objects}
+    for key, live in applied:
+        uid = str((live or {}).get("metadata", {}).get("uid", ""))
+        entries[key] = InventoryEntry(key, uid or (entries[key].uid if key in entries else ""))
+    return replace(inventory, objects=tuple(entries.values()))
+
+
+def without(inventory: Inventory, keys: Collection[ObjectKey]) -> Inventory:
+    """The inventory without the entries of `keys` (pruned objects)."""
+    return replace(inventory, objects=tuple(e for e in inventory.objects if e.key not in keys))
+
+
+def configmap_name(unit: str) -> str:
+    return f"{NAME_PREFIX}{unit}"
+
+
+class InventoryStore:
+    """Reads and writes inventories in the agent's state namespace."""
+
+    def __init__(self, kube: KubeClient, namespace: str) -> None:
+        self.kube = kube
+        self.namespace = namespace
+
+    def load_all(self) -> dict[str, Inventory]:
+        """Every unit's inventory, in one LIST request."""
+        listed = self.kube.list(
+            "v1", "ConfigMap", namespace=self.namespace, label_selector=f"{LABEL_INVENTORY}=true"
+        )
+        inventories = {}
+        for item in listed.items:
+            inventory = parse_configmap(item)
+            inventories[inventory.unit] = inventory
+        return inventories
+
+    def save(self, inventory: Inventory) -> None:
+        """Server-side apply the unit's ConfigMap (we are its only writer)."""
+        self.kube.apply(to_configmap(inventory, self.namespace), force=True)
+
+    def delete(self, unit: str) -> None:
+        self.kube.delete("v1", "ConfigMap", configmap_name(unit), self.namespace)
+
+
+def to_configmap(inventory: Inventory, namespace: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": configmap_name(inventory.unit),
+            "namespace": namespace,
+            "labels": {
+                LABEL_INVENTORY: "true",
+                LABEL_MANAGED_BY: MANAGED_BY,
+                LABEL_DEPLOYMENT: inventory.unit,
+            },
+            "annotations": {"gitops-agent.dev/field-manager": FIELD_MANAGER},
+        },
+        "data": {DATA_KEY: json.dumps(inventory.to_json(), sort_keys=True, indent=1)},
+    }
+
+
+def parse_configmap(configmap: Mapping[str, Any]) -> Inventory:
+    """The inventory in a ConfigMap; InventoryError when it is damaged."""
+    name = configmap.get("metadata", {}).get("name", "?")
+    try:
+        return Inventory.from_json(json.loads(configmap["data"][DATA_KEY]))
+    except (KeyError, TypeError, ValueError) as err:
+        raise InventoryError(
+            f"inventory ConfigMap {name} is unreadable ({err}); not pruning from it"
+        ) from err
