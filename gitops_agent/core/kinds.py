@@ -45,6 +45,8 @@ class HealthRule(enum.StrEnum):
     SERVICE = "service"
     INGRESS = "ingress"
     HPA = "hpa"
+    READY_CONDITION = "ready-condition"
+    """Custom resources with a `Ready` condition (KEDA, cert-manager, Flux, ...)."""
 
 
 class Recreate(enum.Enum):

@@ -279,12 +279,36 @@ def _hpa(live: Live) -> Verdict:
     return Health.HEALTHY, f"{current} replicas (desired {wanted})"
 
 
+def _ready_condition(live: Live) -> Verdict:
+    """The common custom-resource convention: a current `Ready` condition says it all."""
+    stale = _unobserved_if_reported(live)
+    if stale:
+        return Health.PROGRESSING, stale
+    ready = _conditions(live).get("Ready")
+    if ready is None:
+        return Health.PROGRESSING, "no Ready condition yet"
+    detail = f"{ready.get('reason', '')}: {ready.get('message', '')}".strip(": ")
+    if ready.get("status") == "True":
+        return Health.HEALTHY, f"Ready{f' ({detail})' if detail else ''}"
+    if ready.get("status") == "False":
+        return Health.DEGRADED, f"not Ready: {detail or 'no reason given'}"
+    return Health.PROGRESSING, f"Ready unknown: {detail or 'no reason given'}"
+
+
+def _unobserved_if_reported(live: Live) -> str | None:
+    """Like `_unobserved`, for resources whose controllers may not report observedGeneration."""
+    if _field(live, "status", "observedGeneration") is None:
+        return None
+    return _unobserved(live)
+
+
 _RULES: dict[HealthRule, Callable[[Live], Verdict]] = {
     HealthRule.DEPLOYMENT: _deployment,
     HealthRule.STATEFULSET: _statefulset,
     HealthRule.PVC: _pvc,
     HealthRule.INGRESS: _ingress,
     HealthRule.HPA: _hpa,
+    HealthRule.READY_CONDITION: _ready_condition,
 }
 """The rule for each `HealthRule` of the kinds table (SERVICE needs endpoints; EXISTS needs none)."""
 

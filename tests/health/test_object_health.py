@@ -113,3 +113,29 @@ def test_progress_lines_align_and_name_the_object() -> None:
     )
     assert progress_line(done) == "db            Healthy      all 1 objects healthy"
     assert progress_line(done, width=2) == "db Healthy      all 1 objects healthy"
+
+
+@pytest.mark.parametrize(
+    ("status", "health", "message"),
+    [
+        ({"conditions": [{"type": "Ready", "status": "True", "reason": "ScaledObjectReady"}]}, Health.HEALTHY,
+         "Ready (ScaledObjectReady)"),
+        ({"conditions": [{"type": "Ready", "status": "False", "reason": "ScaledObjectCheckFailed",
+                          "message": "no scale target"}]},
+         Health.DEGRADED, "not Ready: ScaledObjectCheckFailed"),
+        ({"conditions": [{"type": "Ready", "status": "Unknown"}]}, Health.PROGRESSING, "Ready unknown"),
+        ({}, Health.PROGRESSING, "no Ready condition yet"),
+        ({"observedGeneration": 1, "conditions": [{"type": "Ready", "status": "True"}]}, Health.PROGRESSING,
+         "observe generation 2"),
+    ],
+)  # fmt: skip
+def test_the_ready_condition_rule_for_custom_resources(
+    status: dict[str, Any], health: Health, message: str
+) -> None:
+    """The rule a custom resource's kind record names (`HealthRule.READY_CONDITION`)."""
+    from gitops_agent.core.kinds import HealthRule
+    from gitops_agent.engine.health import _RULES
+
+    live = {"metadata": {"name": "x", "generation": 2}, "status": status}
+    got, text = _RULES[HealthRule.READY_CONDITION](live)
+    assert got is health and message in text, (got, text)
