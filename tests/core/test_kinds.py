@@ -26,7 +26,7 @@ def _key(api_version: str, kind: str, name: str = "x") -> ObjectKey:
         ("networking.k8s.io/v1", "Ingress", Stage.ROUTING, 1),
         ("autoscaling/v2", "HorizontalPodAutoscaler", Stage.SCALING, 0),
         # unknown kinds (custom resources, other workloads) are applied and deleted with the workloads
-        ("keda.sh/v1alpha1", "ScaledObject", Stage.WORKLOAD, 3),
+        ("example.com/v1", "Widget", Stage.WORKLOAD, 3),
         ("batch/v1", "CronJob", Stage.WORKLOAD, 3),
     ],
 )
