@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC
 from typing import Any
 
-from gitops_agent.engine.diff import Action, ObjectChange
+from gitops_agent.engine.diff import Action, ObjectChange, unit_summary
 from gitops_agent.engine.health import Health, UnitHealth
 from gitops_agent.reconcile.sync import SyncState, UnitResult
 from gitops_agent.source import Snapshot
@@ -46,6 +46,8 @@ class DeploymentStatus:
     last_attempt_time: float | None = None
     """Unix times of the last successful sync and of the last attempt, successful or not."""
     objects: list[dict[str, str]] = field(default_factory=list)
+    last_change: str = ""
+    """The last real change, in one line (`image 1.4.2 → 1.5.0, env +LOG_LEVEL`)."""
     last_diff: str = ""
     history: list[dict[str, Any]] = field(default_factory=list)
 
@@ -115,6 +117,8 @@ class StatusBoard:
                 entry.objects = [{"object": str(c.key), "action": c.action.value} for c in result.changes]
             if diff:
                 entry.last_diff = diff[:DIFF_LIMIT]
+            if changed:
+                entry.last_change = unit_summary(changed)
 
     def record_prune(self, unit: str, changes: list[ObjectChange]) -> None:
         """Objects pruned after the unit's sync join its object list (only for a unit still known)."""

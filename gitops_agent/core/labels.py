@@ -19,8 +19,6 @@ MANAGED_BY = FIELD_MANAGER
 
 ANNOTATION_SPEC_HASH = "gitops-agent.dev/spec-hash"
 """sha256 of the object as rendered (without this annotation, revision and commit)."""
-ANNOTATION_REVISION = "gitops-agent.dev/revision"
-ANNOTATION_COMMIT = "gitops-agent.dev/commit"
 
 RESERVED_PREFIX = "gitops-agent.dev/"
 """Label and annotation keys under this prefix belong to gitops-agent."""
@@ -41,7 +39,6 @@ COMPONENT_POSTGRES = "database"
 COMPONENT_REDIS = "cache"
 
 ENV_DEPLOYMENT = "GITOPS_AGENT_DEPLOYMENT"
-ENV_REVISION = "GITOPS_AGENT_REVISION"
 ENV_PREFIX = "GITOPS_AGENT_"
 RESERVED_ENV = frozenset(
     {

@@ -19,7 +19,7 @@ from gitops_agent.core.errors import ClusterError
 from gitops_agent.core.kinds import Recreate, kind_of
 from gitops_agent.core.labels import LABEL_DEPLOYMENT, LABEL_MANAGED_BY, MANAGED_BY
 from gitops_agent.core.objects import ObjectKey
-from gitops_agent.engine.diff import Action, ObjectChange, desired_in_live, same, yaml_diff
+from gitops_agent.engine.diff import Action, ObjectChange, describe_change, desired_in_live, same, yaml_diff
 from gitops_agent.kube.client import InvalidObjectError, KubeClient
 
 DELETE_WAIT_SECONDS = 60.0
@@ -48,7 +48,9 @@ class PlannedObject:
 
     def change(self) -> ObjectChange:
         reason = "re-create: immutable field changed" if self.recreate else ""
-        return ObjectChange(self.unit, self.key, self.action, self.diff, reason)
+        changed = self.action in (Action.CREATE, Action.UPDATE)
+        summary = describe_change(self.live, self.desired) if changed else ""
+        return ObjectChange(self.unit, self.key, self.action, self.diff, reason, summary)
 
 
 @dataclass(frozen=True)

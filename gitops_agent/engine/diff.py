@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from gitops_agent.core.labels import ANNOTATION_SPEC_HASH
 from gitops_agent.core.objects import MASK, ObjectKey, is_secret
 
 SERVER_METADATA = (
@@ -57,9 +58,13 @@ class ObjectChange:
     action: Action
     diff: str = ""
     reason: str = ""
+    summary: str = ""
+    """What changed, in one line (`image 1.4.2 → 1.5.0, env +LOG_LEVEL`); see `describe_change`."""
 
     def to_json(self) -> dict[str, str]:
         out = {"unit": self.unit, "object": str(self.key), "action": self.action.value}
+        if self.summary:
+            out["summary"] = self.summary
         if self.diff:
             out["diff"] = self.diff
         if self.reason:
@@ -159,6 +164,123 @@ def _yaml_lines(obj: Any) -> list[str]:
     return text.splitlines(keepends=True)
 
 
+# -- one-line summaries ------------------------------------------------------------------------
+
+
+def describe_change(live: Mapping[str, Any] | None, desired: Mapping[str, Any]) -> str:
+    """What applying `desired` over `live` changes, in words: `image 1.4.2 → 1.5.0, env +LOG_LEVEL`.
+
+    Only fields the render sets are compared (server defaults are not the user's change). Workloads
+    are described by image, env, replicas and resources; anything else by the paths that differ.
+    Secret values are never shown, only their keys.
+    """
+    if live is None:
+        return f"new {desired.get('kind', 'object')}"
+    parts: list[str] = []
+    if _pod_spec(desired) is not None:
+        parts += _workload_changes(live, desired)
+        desired = _without_containers_and_replicas(desired)
+    if is_secret(desired):
+        parts += _key_changes("data", live.get("data") or {}, _secret_keys(desired))
+        desired = {k: v for k, v in desired.items() if k not in ("data", "stringData")}
+    paths = _differing_paths(desired, live)
+    parts += [f"{p} changed" for p in paths[:3]] + (
+        [f"{len(paths) - 3} more fields"] if len(paths) > 3 else []
+    )
+    return ", ".join(parts)
+
+
+def unit_summary(changes: Iterable[ObjectChange]) -> str:
+    """One line for a deployment: each object's summary, repeated fragments said once."""
+    seen: list[str] = []
+    for change in changes:
+        fragments = [change.summary] if change.action is not Action.PRUNE else [f"-{change.key.kind}"]
+        for part in ", ".join(f for f in fragments if f).split(", "):
+            if part and part not in seen:
+                seen.append(part)
+    return ", ".join(seen)
+
+
+def _pod_spec(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    spec = (obj.get("spec") or {}).get("template", {}).get("spec")
+    return spec if isinstance(spec, Mapping) else None
+
+
+def _workload_changes(live: Mapping[str, Any], desired: Mapping[str, Any]) -> list[str]:
+    parts: list[str] = []
+    old_containers = {c.get("name"): c for c in (_pod_spec(live) or {}).get("containers") or []}
+    for container in (_pod_spec(desired) or {}).get("containers") or []:
+        old = old_containers.get(container.get("name"), {})
+        if old.get("image") != container.get("image"):
+            parts.append(_image_change(str(old.get("image", "")), str(container.get("image", ""))))
+        parts += _env_changes(old.get("env") or [], container.get("env") or [])
+        old_res, new_res = old.get("resources") or {}, container.get("resources") or {}
+        for bound in ("requests", "limits"):
+            for name, value in (new_res.get(bound) or {}).items():
+                before = (old_res.get(bound) or {}).get(name)
+                if str(before) != str(value):
+                    parts.append(
+                        f"{name} {bound[:-1] if bound == 'requests' else 'limit'} {before} → {value}"
+                    )
+    old_replicas, new_replicas = (
+        (live.get("spec") or {}).get("replicas"),
+        (desired.get("spec") or {}).get("replicas"),
+    )
+    if new_replicas is not None and old_replicas != new_replicas:
+        parts.append(f"replicas {old_replicas} → {new_replicas}")
+    return parts
+
+
+def _image_change(old: str, new: str) -> str:
+    old_repo, _, old_tag = old.rpartition(":") if "@" not in old else (old, "", "")
+    new_repo, _, new_tag = new.rpartition(":") if "@" not in new else (new, "", "")
+    if old_repo and old_repo == new_repo and "/" not in old_tag and "/" not in new_tag:
+        return f"image {old_tag} → {new_tag}"
+    return f"image {old or '?'} → {new}"
+
+
+def _env_changes(old: list[Mapping[str, Any]], new: list[Mapping[str, Any]]) -> list[str]:
+    before = {str(e.get("name")): e for e in old}
+    after = {str(e.get("name")): e for e in new}
+    added = [f"+{n}" for n in after if n not in before]
+    removed = [f"-{n}" for n in before if n not in after]
+    changed = [f"~{n}" for n in after if n in before and not is_subset(after[n], before[n])]
+    names = added + removed + changed
+    return [f"env {' '.join(names)}"] if names else []
+
+
+def _key_changes(field: str, old: Mapping[str, Any], new_keys: set[str]) -> list[str]:
+    names = [f"+{k}" for k in sorted(new_keys - set(old))] + [f"-{k}" for k in sorted(set(old) - new_keys)]
+    return [f"{field} {' '.join(names)}"] if names else []
+
+
+def _secret_keys(secret: Mapping[str, Any]) -> set[str]:
+    return set(secret.get("data") or {}) | set(secret.get("stringData") or {})
+
+
+def _without_containers_and_replicas(obj: Mapping[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(dict(obj))
+    spec = out.get("spec") or {}
+    spec.pop("replicas", None)
+    pod = spec.get("template", {}).get("spec") or {}
+    pod.pop("containers", None)
+    return out
+
+
+def _differing_paths(desired: Any, live: Any, path: str = "") -> list[str]:
+    """Dotted paths of fields `desired` sets to something `live` does not hold (metadata noise aside)."""
+    if isinstance(desired, Mapping) and isinstance(live, Mapping):
+        out: list[str] = []
+        for key, value in desired.items():
+            if path == "" and key in ("apiVersion", "kind", "status"):
+                continue
+            if path == "metadata.annotations" and key == ANNOTATION_SPEC_HASH:
+                continue  # follows every other change
+            out += _differing_paths(value, live.get(key), f"{path}.{key}" if path else str(key))
+        return out
+    return [] if is_subset(desired, live) else [path]
+
+
 # -- output formats ----------------------------------------------------------------------------
 
 
@@ -185,8 +307,19 @@ def _summary_line(changes: Sequence[ObjectChange]) -> str:
     return ", ".join(f"{n} to {a}" if a != "unchanged" else f"{n} unchanged" for a, n in counts.items() if n)
 
 
+def _by_unit(changes: Sequence[ObjectChange]) -> dict[str, str]:
+    """Each deployment with a real change, and its one-line summary."""
+    units: dict[str, list[ObjectChange]] = {}
+    for change in changes:
+        if change.action is not Action.UNCHANGED:
+            units.setdefault(change.unit, []).append(change)
+    return {unit: unit_summary(unit_changes) for unit, unit_changes in sorted(units.items())}
+
+
 def _text(changes: Sequence[ObjectChange], problems: list[str]) -> str:
-    out = []
+    out = [f"{unit}: {summary}\n" for unit, summary in _by_unit(changes).items()]
+    if out:
+        out.append("\n")
     for change in changes:
         if change.action is Action.UNCHANGED:
             continue
@@ -207,7 +340,9 @@ def _markdown(changes: Sequence[ObjectChange], problems: list[str]) -> str:
         out.append("\n")
     changed = [c for c in changes if c.action is not Action.UNCHANGED]
     if changed:
-        out.append("| action | deployment | object |\n|---|---|---|\n")
+        out.append("| deployment | change |\n|---|---|\n")
+        out.extend(f"| {unit} | {summary} |\n" for unit, summary in _by_unit(changes).items())
+        out.append("\n| action | deployment | object |\n|---|---|---|\n")
         out.extend(f"| {c.action.value} | {c.unit} | `{c.key}` |\n" for c in changed)
         for change in changed:
             if change.diff:

@@ -4,7 +4,6 @@ Pure code, no cluster. The sync engine uses exactly this surface:
 
 - `load_repository(root)` → `RepositoryLoad(settings, units, problems)`; never raises for bad input.
 - `render_unit(unit, settings, secret_seed=...)` → `RenderedUnit` (ordered `DesiredObject`s, spec hash).
-- `stamp_revision(rendered, revision=..., commit=...)` → manifests ready to apply.
 
 Stages: `yamlpos` (YAML with positions) → `schemas` (JSON Schema) → `build` (model with defaults) →
 `validate` (semantic and cross-file checks) → `render*` (objects). Labels and reserved names live in
@@ -13,11 +12,8 @@ Stages: `yamlpos` (YAML with positions) → `schemas` (JSON Schema) → `build` 
 
 from gitops_agent.core.kinds import Stage
 from gitops_agent.core.labels import (
-    ANNOTATION_COMMIT,
-    ANNOTATION_REVISION,
     ANNOTATION_SPEC_HASH,
     ENV_DEPLOYMENT,
-    ENV_REVISION,
     LABEL_COMPONENT,
     LABEL_DEPLOYMENT,
     LABEL_INSTANCE,
@@ -35,16 +31,13 @@ from gitops_agent.manifests.model import (
     Settings,
     Unit,
 )
-from gitops_agent.manifests.render import PLACEHOLDER_SEED, render_unit, stamp_revision
+from gitops_agent.manifests.render import PLACEHOLDER_SEED, render_unit
 from gitops_agent.manifests.repository import load_repository
 from gitops_agent.manifests.schemas import load_schema, schema_text
 
 __all__ = [
-    "ANNOTATION_COMMIT",
-    "ANNOTATION_REVISION",
     "ANNOTATION_SPEC_HASH",
     "ENV_DEPLOYMENT",
-    "ENV_REVISION",
     "LABEL_COMPONENT",
     "LABEL_DEPLOYMENT",
     "LABEL_INSTANCE",
@@ -69,5 +62,4 @@ __all__ = [
     "masked",
     "render_unit",
     "schema_text",
-    "stamp_revision",
 ]

@@ -3,7 +3,8 @@
 Rendering is a pure function of (unit, settings, secret_seed): no clock, no randomness, no cluster.
 That makes the spec hash meaningful (it changes exactly when the desired state changes, which is what
 bumps a deployment's revision) and lets `gitops-agent render` show users precisely what will be
-applied. Revision and commit are stamped afterwards (`stamp_revision`), so they never feed the hash.
+applied. Revision and commit are never written to objects: they live in the revision history, so
+a new revision writes only the objects whose spec really changed.
 """
 
 from __future__ import annotations
@@ -14,14 +15,7 @@ from typing import Any
 from gitops_agent.core.errors import ManifestError
 from gitops_agent.core.kinds import Stage, kind_of
 from gitops_agent.core.labels import (
-    ANNOTATION_COMMIT,
-    ANNOTATION_REVISION,
     ANNOTATION_SPEC_HASH,
-    COMPONENT_API,
-    COMPONENT_QUEUE,
-    ENV_DEPLOYMENT,
-    ENV_REVISION,
-    LABEL_COMPONENT,
     LABEL_DEPLOYMENT,
     LABEL_MANAGED_BY,
     MANAGED_BY,
@@ -96,39 +90,3 @@ def _with_spec_hash(manifest: dict[str, Any]) -> dict[str, Any]:
     digest = sha256_of(manifest)
     manifest["metadata"].setdefault("annotations", {})[ANNOTATION_SPEC_HASH] = digest
     return manifest
-
-
-def stamp_revision(rendered: RenderedUnit, *, revision: int, commit: str) -> list[dict[str, Any]]:
-    """Deep copies of the objects with revision and commit annotations, and GITOPS_AGENT_REVISION on agents.
-
-    The env var restarts agent pods on every new revision (a revision is a release); the annotations
-    let anyone reading the cluster trace an object back to the commit that produced it.
-    """
-    stamped = []
-    for obj in rendered.objects:
-        manifest = copy.deepcopy(obj.manifest)
-        annotations = manifest["metadata"].setdefault("annotations", {})
-        annotations[ANNOTATION_REVISION] = str(revision)
-        annotations[ANNOTATION_COMMIT] = commit
-        if _is_agent_workload(manifest):
-            for container in manifest["spec"]["template"]["spec"]["containers"]:
-                _add_revision_env(container, revision)
-        stamped.append(manifest)
-    return stamped
-
-
-def _is_agent_workload(manifest: dict[str, Any]) -> bool:
-    labels = manifest["metadata"].get("labels", {})
-    return (
-        manifest["kind"] == "Deployment"
-        and labels.get(LABEL_DEPLOYMENT) != MANIFESTS_UNIT
-        and labels.get(LABEL_COMPONENT) in (COMPONENT_API, COMPONENT_QUEUE)
-    )
-
-
-def _add_revision_env(container: dict[str, Any], revision: int) -> None:
-    env = [e for e in container.setdefault("env", []) if e.get("name") != ENV_REVISION]
-    names = [e.get("name") for e in env]
-    position = names.index(ENV_DEPLOYMENT) + 1 if ENV_DEPLOYMENT in names else len(env)
-    env.insert(position, {"name": ENV_REVISION, "value": str(revision)})
-    container["env"] = env

@@ -29,7 +29,7 @@ from gitops_agent.engine.diff import Action, ObjectChange
 from gitops_agent.engine.live import ListedLive, LiveView
 from gitops_agent.engine.prune import PrunePolicy, PruneRefusedError, check_guards, plan_prune, prune_entry
 from gitops_agent.kube.client import KubeClient
-from gitops_agent.manifests import RenderedUnit, RepositoryLoad, render_unit, stamp_revision
+from gitops_agent.manifests import RenderedUnit, RepositoryLoad, render_unit
 from gitops_agent.source import Snapshot
 from gitops_agent.state.inventory import Inventory, RevisionResult, with_applied, without
 from gitops_agent.state.loadcache import load_snapshot
@@ -237,7 +237,7 @@ def sync_unit(
         return _report(context.on_unit, UnitResult(name, SyncState.FAILED, error=f"{name}: {err}")), None
     if revision.held:
         return _report(context.on_unit, _held(name, inventory, revision)), None
-    manifests = stamp_revision(rendered, revision=revision.revision, commit=revision.commit)
+    manifests = rendered.manifests
     keys = tuple(ObjectKey.of(m) for m in manifests)
     result = UnitResult(
         name, SyncState.SYNCED, (), revision.revision, revision.commit, revision.is_new, keys=keys

@@ -15,7 +15,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gitops_agent.manifests import PLACEHOLDER_SEED, Problem, load_repository, render_unit, stamp_revision
+from gitops_agent.manifests import PLACEHOLDER_SEED, Problem, load_repository, render_unit
 from gitops_agent.manifests.yamlpos import YamlError, parse_documents
 
 from .helpers import SAMPLE_REPO, SETTINGS
@@ -77,7 +77,7 @@ def _check_repository(deployment_text: str | bytes) -> None:
             if unit.valid:
                 rendered = render_unit(unit, loaded.settings, secret_seed=PLACEHOLDER_SEED)
                 assert rendered.objects
-                assert len(stamp_revision(rendered, revision=1, commit="c")) == len(rendered.objects)
+                assert len(rendered.manifests) == len(rendered.objects)
             else:
                 assert unit.deployment is None
 

@@ -15,10 +15,7 @@ import pytest
 from gitops_agent.cli import main
 from gitops_agent.core.errors import ManifestError
 from gitops_agent.manifests import (
-    ANNOTATION_COMMIT,
-    ANNOTATION_REVISION,
     ANNOTATION_SPEC_HASH,
-    ENV_REVISION,
     LABEL_DEPLOYMENT,
     LABEL_INSTANCE,
     LABEL_MANAGED_BY,
@@ -29,7 +26,6 @@ from gitops_agent.manifests import (
     Stage,
     load_repository,
     render_unit,
-    stamp_revision,
 )
 from gitops_agent.manifests.render_backing import derive_password
 
@@ -231,28 +227,15 @@ def test_spec_hash_changes_with_content_only(tmp_path: Path) -> None:
     assert changed == ["Deployment/agents/x"]
 
 
-def test_stamp_revision_copies_and_annotates() -> None:
+def test_objects_carry_no_revision_or_commit() -> None:
+    """A new revision writes only objects whose spec changed: nothing per-revision is rendered in."""
     rendered = _render_repo(SAMPLE_REPO)["support-bot"]
-    stamped = stamp_revision(rendered, revision=7, commit="abc123")
-    assert len(stamped) == len(rendered.objects)
-    for manifest in stamped:
-        assert manifest["metadata"]["annotations"][ANNOTATION_REVISION] == "7"
-        assert manifest["metadata"]["annotations"][ANNOTATION_COMMIT] == "abc123"
     for obj in rendered.objects:
-        assert ANNOTATION_REVISION not in obj.manifest["metadata"]["annotations"]
-    agents = {m["metadata"]["name"]: m for m in stamped if m["kind"] == "Deployment"}
-    for name in ("support-bot", "support-bot-queue"):
-        env = agents[name]["spec"]["template"]["spec"]["containers"][0]["env"]
-        names = [e["name"] for e in env]
-        assert names[names.index("GITOPS_AGENT_DEPLOYMENT") + 1] == ENV_REVISION
-        assert env[names.index(ENV_REVISION)]["value"] == "7"
-    redis_env = agents["support-bot-redis"]["spec"]["template"]["spec"]["containers"][0]["env"]
-    assert ENV_REVISION not in [e["name"] for e in redis_env]
-    again = stamp_revision(rendered, revision=8, commit="def")
-    env = next(m for m in again if m["metadata"]["name"] == "support-bot")["spec"]["template"]["spec"][
-        "containers"
-    ][0]["env"]
-    assert [e["value"] for e in env if e["name"] == ENV_REVISION] == ["8"]
+        annotations = obj.manifest["metadata"].get("annotations", {})
+        assert [a for a in annotations if a.startswith("gitops-agent.dev/")] == [ANNOTATION_SPEC_HASH]
+        if obj.key.kind == "Deployment":
+            env = obj.manifest["spec"]["template"]["spec"]["containers"][0].get("env", [])
+            assert not [e["name"] for e in env if e["name"].startswith("GITOPS_AGENT_REVISION")]
 
 
 def test_render_unit_refuses_invalid_units(tmp_path: Path) -> None:

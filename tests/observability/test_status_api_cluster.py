@@ -23,6 +23,7 @@ SUMMARY_FIELDS = {
     "sync_state",
     "health",
     "health_message",
+    "last_change",
     "last_error",
     "problems",
     "note",

@@ -160,14 +160,14 @@ def test_every_object_rendered_from_sample_repo_passes_a_server_side_dry_run(
     """The real check that the renderer produces valid Kubernetes: the apiserver accepts every object."""
     from pathlib import Path
 
-    from gitops_agent.manifests import PLACEHOLDER_SEED, load_repository, render_unit, stamp_revision
+    from gitops_agent.manifests import PLACEHOLDER_SEED, load_repository, render_unit
 
     load = load_repository(Path(__file__).resolve().parents[2] / "sample-repo")
     assert load.settings is not None and not load.problems
     accepted = 0
     for unit in load.units:
         rendered = render_unit(unit, load.settings, secret_seed=PLACEHOLDER_SEED)
-        for manifest in stamp_revision(rendered, revision=1, commit="0" * 40):
+        for manifest in rendered.manifests:
             manifest["metadata"]["namespace"] = namespace
             result = kube.apply(manifest, dry_run=True)
             assert (

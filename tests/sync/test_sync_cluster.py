@@ -9,7 +9,7 @@ from sync_repo import DeploymentsRepo
 from gitops_agent.core.objects import ObjectKey
 from gitops_agent.engine.diff import Action
 from gitops_agent.kube.client import KubeClient
-from gitops_agent.manifests import ANNOTATION_REVISION, load_repository, render_unit
+from gitops_agent.manifests import load_repository, render_unit
 from gitops_agent.reconcile.sync import SyncState
 from gitops_agent.state.inventory import InventoryStore, RevisionResult
 from gitops_agent.state.seed import load_or_create_seed
@@ -45,7 +45,7 @@ def test_first_sync_creates_everything_and_a_resync_writes_nothing(deployments_r
         for key in keys:
             live = _live(kube, key)
             assert live is not None, f"{key} of {unit} was not created"
-            assert live["metadata"]["annotations"][ANNOTATION_REVISION] == "1"
+            assert "gitops-agent.dev/revision" not in live["metadata"]["annotations"]
 
     settle(kube)
     before = request_counts(kube)

@@ -168,6 +168,10 @@ def _deployment_row(d: dict[str, Any], now: float) -> str:
     commit = f"<span class='mono'>{_e(str(d['commit'])[:12]) or '—'}</span>"
     if first_line:
         commit += f"<span class='msg' title='{_e(first_line)}'>{_e(first_line)}</span>"
+    if d.get("last_change"):
+        commit += (
+            f"<div class='muted small change'>{_e(_clip(str(d['last_change']), ERROR_CELL_LIMIT))}</div>"
+        )
     problem = d.get("last_error") or d.get("note") or ""
     problem_css = "err"
     if not problem and d.get("health") not in (Health.HEALTHY, Health.UNKNOWN):
