@@ -2,7 +2,8 @@
 
 Threads: the fetcher (woken by a trigger: poll, webhook, file change), the worker (takes batches
 from the work queue and runs the sync engine), one thread per trigger (`core.triggers`), the leader
-elector, the watch streams (self-heal triggers), one rollout monitor per new revision, and the HTTP
+elector, the watch streams (self-heal triggers, and what rollouts are judged from), the rollout
+tracker (`agent.rollouts`: every Deploying revision to Deployed or DeployFailed), and the HTTP
 server. A failure of the Git remote or the apiserver is retried with back-off and never touches live
 state beyond what a successful sync would.
 
@@ -12,7 +13,6 @@ emits a typed outcome (`agent.outcomes`) and the sinks subscribed below do the r
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -31,12 +31,14 @@ from gitops_agent.agent.outcomes import (
     Outcomes,
     Pruned,
     RepositorySynced,
-    RevisionRolledOut,
+    RevisionDeployed,
+    RevisionDeployFailed,
+    RevisionDeploying,
     RolledBack,
-    RolloutFailed,
     UnitRemoved,
     UnitSynced,
 )
+from gitops_agent.agent.rollouts import Rollout, RolloutTracker
 from gitops_agent.agent.sinks.board import BoardSink
 from gitops_agent.agent.sinks.events import EventsSink
 from gitops_agent.agent.sinks.logs import LogSink
@@ -45,17 +47,18 @@ from gitops_agent.agent.status import StatusBoard
 from gitops_agent.agent.triggers import Doorbell, Interval
 from gitops_agent.agent.watchcache import WatchCache
 from gitops_agent.agent.workqueue import FULL, Backoff, Batch, WorkQueue
-from gitops_agent.core.errors import GitopsAgentError
+from gitops_agent.core.errors import ClusterError, GitopsAgentError
 from gitops_agent.core.logs import get_logger, log_context
+from gitops_agent.core.objects import ObjectKey
 from gitops_agent.core.triggers import Trigger, TriggerKind
 from gitops_agent.engine.apply import ApplyOptions
 from gitops_agent.engine.diff import Action, ObjectChange
-from gitops_agent.engine.health import Health, UnitHealth, check_unit, wait_for_health
+from gitops_agent.engine.health import Health, Live, UnitHealth
 from gitops_agent.kube.client import KubeClient
 from gitops_agent.reconcile.rollback import restore_held, roll_back
 from gitops_agent.reconcile.sync import SyncOptions, SyncReport, SyncState, UnitResult, sync
 from gitops_agent.source import GitAuth, Snapshot, Source, open_source
-from gitops_agent.state.inventory import Inventory, RevisionResult
+from gitops_agent.state.inventory import Inventory, RevisionState
 from gitops_agent.state.loadcache import load_snapshot
 from gitops_agent.state.revisions import RevisionLedger
 
@@ -83,7 +86,12 @@ class Agent:
         self.outcomes = Outcomes()
         for sink in (MetricsSink(self.metrics), BoardSink(self.board), EventsSink(self.events), LogSink()):
             self.outcomes.subscribe(sink)
-        self.watch = WatchCache(kube, on_drift=self._on_drift, on_resume=self._on_apiserver_back)
+        self.tracker = RolloutTracker(
+            self._read_live, on_health=self._record_health, on_settled=self._settled_rollout
+        )
+        self.watch = WatchCache(
+            kube, on_drift=self._on_drift, on_change=self.tracker.poke, on_resume=self._on_apiserver_back
+        )
         self.doorbell = Doorbell()
         self.triggers: list[Trigger] = [
             Interval(TriggerKind.POLL, config.poll_interval, jitter=0.1),
@@ -148,6 +156,7 @@ class Agent:
         """Start every loop in the background (the HTTP server is started by the caller)."""
         self._spawn("fetch", self._fetch_loop)
         self._spawn("worker", self._worker_loop)
+        self._spawn("rollouts", lambda: self.tracker.run(self.stop_event))
         for trigger in self.triggers:
             self._spawn(f"trigger-{trigger.kind}", self._run_trigger(trigger))
         if self.elector is not None:
@@ -188,6 +197,8 @@ class Agent:
 
     def _stopped_leading(self) -> None:
         self.leading.clear()
+        for unit in self.tracker.tracking():
+            self.tracker.forget(unit)  # the new leader tracks them
         self.outcomes.emit(LeadershipChanged(False, self.elector.holder if self.elector else None))
 
     def _leader_known(self) -> None:
@@ -290,19 +301,23 @@ class Agent:
             self.backoff.reset(result.unit)
             changed = tuple(c for c in result.changes if c.action in APPLIED)
             if result.new_revision and result.state is SyncState.SYNCED:
-                self.outcomes.emit(RevisionRolledOut(result, len(changed)))
-                self._monitor(result)
+                self.outcomes.emit(RevisionDeploying(result, len(changed)))
             elif changed and result.state is SyncState.SYNCED:
                 self.outcomes.emit(DriftCorrected(result.unit, changed))
             if result.state is SyncState.SYNCED and not self.board.health_known(result.unit):
                 self._first_health(result)
 
     def _first_health(self, result: UnitResult) -> None:
-        """A deployment first seen without a rollout to monitor (an agent restart): check it once."""
+        """A deployment first seen without a rollout to track (an agent restart): judge it once."""
         try:
-            self._record_health(check_unit(self.kube, result.unit, result.keys))
+            self._record_health(self.tracker.judge(result.unit, result.keys))
         except GitopsAgentError as err:
             log.warning("health check failed: %s", err)
+
+    def _read_live(self, key: ObjectKey) -> Live | None:
+        """From the watch cache; a GET only for kinds or namespaces it does not watch (yet)."""
+        known, live = self.watch.lookup(key)
+        return live if known else self.kube.get(key.api_version, key.kind, key.name, key.namespace)
 
     def _after_sync(self, report: SyncReport, seconds: float) -> None:
         namespaces = {k.namespace for u in report.units for k in u.keys if k.namespace}
@@ -318,6 +333,7 @@ class Agent:
                 self.outcomes.emit(UnitRemoved(name))
         for inventory in inventories.values():
             self.outcomes.emit(HistoryLoaded(inventory))
+        self._track_rollouts(report, inventories.values())
         if self.self_heal and self.leading.is_set():
             for result in report.units:
                 if result.held and result.unit in inventories:
@@ -336,73 +352,74 @@ class Agent:
 
     # -- rollouts ------------------------------------------------------------------------------
 
-    def _monitor(self, result: UnitResult) -> None:
-        assert self.snapshot is not None
-        unit = load_snapshot(self.snapshot).unit(result.unit)
-        deployment = unit.deployment if unit else None
-        deadline = float(deployment.progress_deadline_seconds) if deployment else 600.0
-        auto_rollback = bool(deployment and deployment.auto_rollback)
-        self._spawn(f"rollout-{result.unit}", lambda: self._watch_rollout(result, deadline, auto_rollback))
-
-    def _watch_rollout(self, result: UnitResult, deadline: float, auto_rollback: bool) -> None:
-        units = {result.unit: result.keys}
-        final = wait_for_health(
-            self.kube,
-            units,
-            timeout_seconds=deadline + MONITOR_GRACE_SECONDS,
-            on_progress=self._record_health,
-            clock=self._monitor_clock,
-            sleep=self._pause,
-        )[result.unit]
-        self._record_health(final)
-        if final.health is Health.HEALTHY or self.stop_event.is_set():
+    def _track_rollouts(self, report: SyncReport, inventories: Iterable[Inventory]) -> None:
+        """Track every Deploying revision (new ones, and those an earlier leader left Deploying)."""
+        if not self.leading.is_set() or self.snapshot is None:
             return
-        reason = f"r{result.revision} not healthy: {final.summary}"
-        with log_context(deployment=result.unit, revision=result.revision):
-            if auto_rollback and self.leading.is_set():
-                self._roll_back(result, reason)
-            else:
-                self._mark_failed(result, reason)
+        load = load_snapshot(self.snapshot)
+        keys = {u.unit: u.keys for u in report.units if u.keys}
+        for inventory in inventories:
+            latest = inventory.latest
+            if latest is None or latest.result is not RevisionState.DEPLOYING:
+                continue
+            unit = load.unit(inventory.unit)
+            deployment = unit.deployment if unit else None
+            deadline = float(deployment.progress_deadline_seconds) if deployment else 600.0
+            self.tracker.track(
+                inventory.unit,
+                latest.revision,
+                keys.get(inventory.unit) or sorted(inventory.keys),
+                deadline_seconds=deadline + MONITOR_GRACE_SECONDS,
+                auto_rollback=bool(deployment and deployment.auto_rollback),
+            )
 
-    def _monitor_clock(self) -> float:
-        """Monotonic time that jumps past every deadline once the agent stops (monitors end at once)."""
-        return math.inf if self.stop_event.is_set() else time.monotonic()
-
-    def _pause(self, seconds: float) -> None:
-        """Sleep that a stop cuts short."""
-        self.stop_event.wait(seconds)
+    def _settled_rollout(self, rollout: Rollout, health: UnitHealth) -> None:
+        """A tracked rollout ended: record Deployed, or roll back / DeployFailed (errors: retried)."""
+        if not self.leading.is_set():
+            return
+        if health.health is Health.HEALTHY:
+            with self._apply_lock:  # a sync writes the same inventory
+                inventory = self.ledger.mark_deployed(rollout.unit, rollout.revision)
+            if inventory is not None:
+                commit = getattr(inventory.find(rollout.revision), "commit", "")
+                self.outcomes.emit(RevisionDeployed(rollout.unit, rollout.revision, commit))
+                self.outcomes.emit(HistoryLoaded(inventory))
+            return
+        reason = f"r{rollout.revision} not healthy: {health.summary}"
+        if rollout.auto_rollback:
+            self._roll_back(rollout.unit, rollout.revision, reason)
+        else:
+            self._mark_failed(rollout.unit, rollout.revision, reason)
 
     def _record_health(self, health: UnitHealth) -> None:
         self.outcomes.emit(HealthChanged(health))
 
-    def _roll_back(self, result: UnitResult, reason: str) -> None:
-        assert result.revision is not None
+    def _roll_back(self, unit: str, revision: int, reason: str) -> None:
         with self._apply_lock:
             try:
                 done = roll_back(
                     self.kube,
                     self._snapshot_at,
                     self._sync_options(),
-                    unit=result.unit,
-                    failed_revision=result.revision,
+                    unit=unit,
+                    failed_revision=revision,
                     reason=reason,
                     live=self.watch,
                 )
+            except ClusterError:
+                raise  # the apiserver is away: the tracker tries again
             except GitopsAgentError as err:
-                self._mark_failed(result, f"{reason}; rollback impossible: {err}")
+                self._mark_failed(unit, revision, f"{reason}; rollback impossible: {err}")
                 return
-        pruned = [c for c in done.changes if c.action is Action.PRUNE]
-        self._emit_pruned(pruned)
-        self.outcomes.emit(
-            RolledBack(result.unit, result.revision, done.restored, reason, done.prune_refused)
-        )
-        inventory = self.ledger.load(result.unit)
+        self._emit_pruned([c for c in done.changes if c.action is Action.PRUNE])
+        self.outcomes.emit(RolledBack(unit, revision, done.restored, reason, done.prune_refused))
+        inventory = self.ledger.load(unit)
         if inventory is not None:
             self.outcomes.emit(HistoryLoaded(inventory))
 
     def _heal_held(self, result: UnitResult, inventory: Inventory) -> None:
         """Drift on a deployment held after a rollback: put back the restored revision's objects."""
-        target = inventory.last_with(RevisionResult.DEPLOYED)
+        target = inventory.last_with(RevisionState.DEPLOYED)
         if target is None:
             return
         with self._apply_lock, log_context(deployment=result.unit, revision=target.revision):
@@ -422,8 +439,9 @@ class Agent:
             if changed:
                 self.outcomes.emit(DriftCorrected(result.unit, changed))
 
-    def _mark_failed(self, result: UnitResult, reason: str) -> None:
-        assert result.revision is not None
+    def _mark_failed(self, unit: str, revision: int, reason: str) -> None:
         with self._apply_lock:
-            self.ledger.mark_rollout_failed(result.unit, result.revision, reason)
-        self.outcomes.emit(RolloutFailed(result.unit, result.revision, reason))
+            inventory = self.ledger.mark_rollout_failed(unit, revision, reason)
+        self.outcomes.emit(RevisionDeployFailed(unit, revision, reason))
+        if inventory is not None:
+            self.outcomes.emit(HistoryLoaded(inventory))

@@ -1,6 +1,6 @@
 """Kubernetes Events on the owned Deployment, so `kubectl describe` tells what the agent did and why.
 
-Reasons: RevisionRolledOut, SyncFailed, DriftCorrected, Pruned, RolledBack, RolloutFailed. Events are
+Reasons: see `EventReason` (a revision's states, sync failures, drift, prunes). Events are
 rate-limited per (deployment, reason): a repeat of the same message within the interval is dropped,
 so a deployment that fails every retry does not flood the API. Messages are built from names,
 revisions and error texts, never from Secret values (errors are produced by layers that scrub
@@ -36,16 +36,21 @@ MESSAGE_LIMIT = 1000
 class EventReason(enum.StrEnum):
     """The reasons of the Events the agent posts."""
 
-    REVISION_ROLLED_OUT = "RevisionRolledOut"
+    REVISION_DEPLOYING = "RevisionDeploying"
+    REVISION_DEPLOYED = "RevisionDeployed"
+    REVISION_DEPLOY_FAILED = "RevisionDeployFailed"
+    REVISION_ROLLED_BACK = "RevisionRolledBack"
     SYNC_FAILED = "SyncFailed"
     DRIFT_CORRECTED = "DriftCorrected"
     PRUNED = "Pruned"
-    ROLLED_BACK = "RolledBack"
-    ROLLOUT_FAILED = "RolloutFailed"
 
     @property
     def warning(self) -> bool:
-        return self in (EventReason.SYNC_FAILED, EventReason.ROLLED_BACK, EventReason.ROLLOUT_FAILED)
+        return self in (
+            EventReason.SYNC_FAILED,
+            EventReason.REVISION_ROLLED_BACK,
+            EventReason.REVISION_DEPLOY_FAILED,
+        )
 
 
 class EventRecorder:

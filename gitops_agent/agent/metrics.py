@@ -16,9 +16,11 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from gitops_agent import __version__
 from gitops_agent.engine.health import Health
 from gitops_agent.reconcile.sync import SyncState
+from gitops_agent.state.inventory import RevisionState
 
 SYNC_STATES = tuple(s.value for s in SyncState if s is not SyncState.UNKNOWN)
 HEALTH_STATES = tuple(h.value for h in Health if h is not Health.UNKNOWN)
+REVISION_STATES = tuple(s.value for s in RevisionState)
 
 
 class Metrics:
@@ -46,6 +48,13 @@ class Metrics:
             "1 for the deployment's current health (Healthy/Progressing/Degraded/Missing/"
             "RolledBack), else 0.",
             ["deployment", "health"],
+            registry=r,
+        )
+        self.revision_state = Gauge(
+            "gitops_agent_deployment_revision_state",
+            "1 for the state of the deployment's newest revision (Queued/Deploying/Deployed/DeployFailed/"
+            "RolledBack/Superseded/Skipped), else 0.",
+            ["deployment", "state"],
             registry=r,
         )
         self.revision = Gauge(
@@ -135,6 +144,10 @@ class Metrics:
         for candidate in SYNC_STATES:
             self.sync_state.labels(deployment, candidate).set(1 if candidate == state else 0)
 
+    def set_revision_state(self, deployment: str, state: str) -> None:
+        for candidate in REVISION_STATES:
+            self.revision_state.labels(deployment, candidate).set(1 if candidate == state else 0)
+
     def set_health(self, deployment: str, health: str) -> None:
         for candidate in HEALTH_STATES:
             self.health.labels(deployment, candidate).set(1 if candidate == health else 0)
@@ -159,7 +172,12 @@ class Metrics:
 
     def forget(self, deployment: str) -> None:
         """Remove a torn-down deployment's series so dashboards stop showing it."""
-        for gauge, values in ((self.sync_state, SYNC_STATES), (self.health, HEALTH_STATES)):
+        states = (
+            (self.sync_state, SYNC_STATES),
+            (self.health, HEALTH_STATES),
+            (self.revision_state, REVISION_STATES),
+        )
+        for gauge, values in states:
             for value in values:
                 with contextlib.suppress(KeyError):
                     gauge.remove(deployment, value)

@@ -49,11 +49,20 @@ class UnitSynced:
 
 
 @dataclass(frozen=True)
-class RevisionRolledOut:
-    """A new revision's objects were applied; its rollout is watched next."""
+class RevisionDeploying:
+    """A new revision's objects were applied; its rollout is tracked next."""
 
     result: UnitResult
     applied: int
+
+
+@dataclass(frozen=True)
+class RevisionDeployed:
+    """A Deploying revision became healthy (the one before it is Superseded)."""
+
+    unit: str
+    revision: int
+    commit: str
 
 
 @dataclass(frozen=True)
@@ -101,7 +110,7 @@ class RolledBack:
 
 
 @dataclass(frozen=True)
-class RolloutFailed:
+class RevisionDeployFailed:
     """A revision did not become healthy and was not rolled back (or could not be)."""
 
     unit: str
@@ -133,13 +142,14 @@ Outcome = (
     Fetched
     | FetchFailed
     | UnitSynced
-    | RevisionRolledOut
+    | RevisionDeploying
+    | RevisionDeployed
     | DriftCorrected
     | Pruned
     | RepositorySynced
     | HealthChanged
     | RolledBack
-    | RolloutFailed
+    | RevisionDeployFailed
     | HistoryLoaded
     | UnitRemoved
     | LeadershipChanged

@@ -18,7 +18,7 @@ from gitops_agent.engine.health import Health, UnitHealth
 from gitops_agent.reconcile.sync import SyncState, UnitResult
 from gitops_agent.source import Snapshot
 from gitops_agent.source.urls import scrub_text
-from gitops_agent.state.inventory import Inventory
+from gitops_agent.state.inventory import Inventory, RevisionState
 
 DIFF_LIMIT = 64 * 1024
 
@@ -30,6 +30,8 @@ class DeploymentStatus:
     name: str
     namespace: str = ""
     revision: int | None = None
+    revision_state: RevisionState | None = None
+    """The revision's place in its life (Queued, Deploying, Deployed, DeployFailed, ...)."""
     commit: str = ""
     author: str = ""
     message: str = ""
@@ -150,6 +152,7 @@ class StatusBoard:
             entry.history = [r.to_json() for r in inventory.history]
             current = next((r for r in inventory.history if r.revision == entry.revision), None)
             if current is not None:
+                entry.revision_state = current.result
                 entry.commit, entry.author, entry.message = current.commit, current.author, current.message
                 entry.revision_time = current.time
 

@@ -37,11 +37,13 @@ class WatchCache:
         kube: KubeClient,
         *,
         on_drift: Callable[[str], None],
+        on_change: Callable[[str], None] | None = None,
         on_resume: Callable[[], None] | None = None,
         retry_seconds: float = 2.0,
     ) -> None:
         self.kube = kube
         self.on_drift = on_drift
+        self.on_change = on_change  # any change, status included (rollout tracking)
         self.on_resume = on_resume  # a stream listed again after failing: the apiserver is back
         self.retry_seconds = retry_seconds
         self._objects: dict[ObjectKey, dict[str, Any]] = {}
@@ -150,8 +152,19 @@ class WatchCache:
                 self._objects[key] = obj
         if event_type == "DELETED" or old is None or comparable(old) != comparable(obj):
             self._notify(obj)
+        elif self.on_change is not None:
+            unit = _unit_of(obj)
+            if unit:
+                self.on_change(unit)
 
     def _notify(self, obj: dict[str, Any]) -> None:
-        unit = (obj.get("metadata", {}).get("labels") or {}).get(LABEL_DEPLOYMENT)
+        unit = _unit_of(obj)
         if unit:
             self.on_drift(unit)
+            if self.on_change is not None:
+                self.on_change(unit)
+
+
+def _unit_of(obj: dict[str, Any]) -> str | None:
+    unit = (obj.get("metadata", {}).get("labels") or {}).get(LABEL_DEPLOYMENT)
+    return str(unit) if unit else None

@@ -48,7 +48,7 @@ def _history(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps([r.to_json() for r in inventory.history], indent=2))
         return 0
-    rows = [("REVISION", "COMMIT", "RESULT", "TIME", "AUTHOR", "MESSAGE")]
+    rows = [("REVISION", "COMMIT", "STATE", "TIME", "AUTHOR", "MESSAGE")]
     for record in inventory.history:
         message = record.message.strip().splitlines()[0] if record.message.strip() else ""
         rows.append(
@@ -83,7 +83,7 @@ def _status(args: argparse.Namespace) -> int:
         "name": "DEPLOYMENT",
         "revision": "REVISION",
         "commit": "COMMIT",
-        "result": "RESULT",
+        "result": "STATE",
         "health": "HEALTH",
         "age": "AGE",
         "message": "MESSAGE",

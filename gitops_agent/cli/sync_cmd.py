@@ -13,6 +13,7 @@ from gitops_agent.engine.diff import Action, format_changes, summary_counts
 from gitops_agent.engine.health import Health, UnitHealth, progress_line, wait_for_health
 from gitops_agent.kube.client import KubeClient
 from gitops_agent.reconcile.sync import SyncOptions, SyncReport, SyncState, UnitResult, sync
+from gitops_agent.state.revisions import RevisionLedger
 
 FORMATS = ("text", "json", "markdown")
 
@@ -116,9 +117,21 @@ def _sync(args: argparse.Namespace) -> int:
 
 
 def _wait(kube: KubeClient, report: SyncReport, args: argparse.Namespace) -> dict[str, UnitHealth]:
+    """Wait for health, then record each synced revision Deployed (healthy) or DeployFailed."""
     units = {u.unit: u.keys for u in report.units if u.state is SyncState.SYNCED}
     progress = (lambda h: print(progress_line(h), flush=True)) if args.format == "text" else None
-    return wait_for_health(kube, units, timeout_seconds=args.timeout, on_progress=progress)
+    healths = wait_for_health(kube, units, timeout_seconds=args.timeout, on_progress=progress)
+    ledger = RevisionLedger(kube, args.state_namespace)
+    for result in report.units:
+        health = healths.get(result.unit)
+        if health is None or result.revision is None:
+            continue
+        if health.health is Health.HEALTHY:
+            ledger.mark_deployed(result.unit, result.revision)
+        else:
+            reason = f"r{result.revision} not healthy after {args.timeout:g}s: {health.summary}"
+            ledger.mark_rollout_failed(result.unit, result.revision, reason)
+    return healths
 
 
 def _problems(report: SyncReport) -> list[str]:

@@ -1,17 +1,16 @@
-"""`wait`: block until a revision of a deployment is rolled out and healthy, or say why it never will be.
+"""`wait`: block until a revision of a deployment is Deployed, or say why it never will be.
 
 A CI job that pushed a commit (`gitops-agent set-image`) wants to know whether *that* change made it
 to production, not just whether the cluster is healthy. The agent records every revision in the
-state namespace (see `inventory`) with the commit that introduced it and its result, so this module
-polls that record for the asked revision (by number, by commit, or the newest) and then the live
-health of the deployment's objects (`health.check_unit`).
+state namespace (see `state.revisions`) with the commit that introduced it and its state; it marks a
+revision Deployed only once its rollout is healthy. So this module polls that record for the asked
+revision (by number, by commit, or the newest) and, while it is Deploying, the live health of the
+deployment's objects to show progress (`health.check_unit`).
 
-The verdict is a pure function (`assess`) of the inventory and the health, so each rule is tested
-without a cluster: Deployed and Healthy is success; Failed or RolledBack is failure with the agent's
-reason; Deployed but Degraded is failure (the progress deadline passed: waiting cannot help); a newer
-revision than the asked one means the asked one was Superseded, a success only if it had been
-deployed; anything else (not recorded yet, being applied, pods not ready) keeps waiting until the
-timeout, whose message says what was still missing.
+The verdict is a pure function (`assess`) of the record (and the health), so each rule is tested
+without a cluster: Deployed (or Deployed and since Superseded) is success; DeployFailed, RolledBack
+or Skipped is failure with the agent's reason; Queued and Deploying keep waiting until the timeout,
+whose message says what was still missing.
 """
 
 from __future__ import annotations
@@ -22,17 +21,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from gitops_agent.core.errors import ClusterError
-from gitops_agent.engine.health import Health, UnitHealth, check_unit
+from gitops_agent.engine.health import UnitHealth, check_unit
 from gitops_agent.kube.client import KubeClient
 from gitops_agent.state.inventory import (
     Inventory,
     RevisionRecord,
-    RevisionResult,
+    RevisionState,
     configmap_name,
     parse_configmap,
 )
-
-_DONE = frozenset({RevisionResult.DEPLOYED, RevisionResult.SUPERSEDED})
 
 
 class Phase(StrEnum):
@@ -90,21 +87,13 @@ def find_record(inventory: Inventory, wanted: Wanted) -> RevisionRecord | None:
 
 
 def needs_health(inventory: Inventory | None, wanted: Wanted) -> bool:
-    """Health is only worth a check for the newest revision once the agent marked it Deployed."""
-    if inventory is None:
-        return False
-    record = find_record(inventory, wanted)
-    latest = inventory.latest
-    return (
-        record is not None
-        and latest is not None
-        and record.revision == latest.revision
-        and record.result is RevisionResult.DEPLOYED
-    )
+    """Health is worth a look (to show progress) while the asked revision is Deploying."""
+    record = find_record(inventory, wanted) if inventory is not None else None
+    return record is not None and record.result is RevisionState.DEPLOYING
 
 
 def assess(inventory: Inventory | None, wanted: Wanted, health: UnitHealth | None) -> Observation:
-    """The verdict on `wanted` from the recorded history and (for a Deployed newest one) its health."""
+    """The verdict on `wanted` from the recorded history (and, while Deploying, its health)."""
     latest = inventory.latest if inventory else None
     if inventory is None or latest is None:
         return Observation(Phase.WAITING, f"{wanted.describe()}: no revision recorded yet")
@@ -112,25 +101,34 @@ def assess(inventory: Inventory | None, wanted: Wanted, health: UnitHealth | Non
     if record is None:
         return _not_recorded(wanted, latest)
     name = f"revision {record.revision} of {wanted.deployment}"
-    settled = _settled(name, record, latest)
-    if settled is not None:
-        return settled
-    return _judge_health(name, record, health)
+    return _verdict(name, record, latest, health)
 
 
-def _settled(name: str, record: RevisionRecord, latest: RevisionRecord) -> Observation | None:
-    """The agent's final word on the record (Failed, RolledBack, Superseded), if it has spoken."""
-    if record.result is RevisionResult.FAILED:
-        return Observation(Phase.FAILED, f"{name} failed: {record.reason or 'no reason recorded'}", record)
-    if record.result is RevisionResult.ROLLED_BACK:
-        return Observation(Phase.FAILED, f"{name} was rolled back: {record.reason or 'unhealthy'}", record)
-    if record.revision < latest.revision or record.result is RevisionResult.SUPERSEDED:
-        if record.result in _DONE:
-            text = f"{name} was deployed; revision {latest.revision} has superseded it since"
-            return Observation(Phase.READY, text, record)
-        text = f"{name} was superseded by revision {latest.revision} before it was deployed"
-        return Observation(Phase.FAILED, text, record)
-    return None
+_VERDICTS: dict[RevisionState, tuple[Phase, str]] = {
+    RevisionState.DEPLOYED: (Phase.READY, "{name} is Deployed (healthy)"),
+    RevisionState.SUPERSEDED: (Phase.READY, "{name} was Deployed; revision {latest} has superseded it since"),
+    RevisionState.DEPLOY_FAILED: (Phase.FAILED, "{name} is DeployFailed: {reason}"),
+    RevisionState.ROLLED_BACK: (Phase.FAILED, "{name} was RolledBack: {reason}"),
+    RevisionState.SKIPPED: (Phase.FAILED, "{name} was Skipped: {reason}"),
+    RevisionState.QUEUED: (Phase.WAITING, "{name} is Queued: {reason}"),
+}
+"""The verdict for each state but Deploying (which waits, showing the rollout's health)."""
+
+
+def _verdict(
+    name: str, record: RevisionRecord, latest: RevisionRecord, health: UnitHealth | None
+) -> Observation:
+    """What the agent recorded: Deployed is ready; a final failure is failed; the rest waits."""
+    if record.result in _VERDICTS:
+        phase, template = _VERDICTS[record.result]
+        text = template.format(
+            name=name, latest=latest.revision, reason=record.reason or "no reason recorded"
+        )
+        return Observation(phase, text, record)
+    if health is None:
+        return Observation(Phase.WAITING, f"{name} is Deploying", record)
+    text = f"{name} is Deploying: {health.health.value}: {_detail(health)}"
+    return Observation(Phase.WAITING, text, record, health)
 
 
 def _not_recorded(wanted: Wanted, latest: RevisionRecord) -> Observation:
@@ -143,16 +141,6 @@ def _not_recorded(wanted: Wanted, latest: RevisionRecord) -> Observation:
         "commit does not change this deployment"
     )
     return Observation(Phase.WAITING, text)
-
-
-def _judge_health(name: str, record: RevisionRecord, health: UnitHealth | None) -> Observation:
-    if health is None:
-        return Observation(Phase.WAITING, f"{name} is Deployed; health not checked yet", record)
-    if health.health is Health.HEALTHY:
-        return Observation(Phase.READY, f"{name} is Deployed and Healthy ({health.summary})", record, health)
-    phase = Phase.FAILED if health.health is Health.DEGRADED else Phase.WAITING
-    text = f"{name} is Deployed but {health.health.value}: {_detail(health)}"
-    return Observation(phase, text, record, health)
 
 
 def _detail(health: UnitHealth) -> str:

@@ -352,6 +352,15 @@ def check_unit(kube: ClusterReader, unit: str, keys: Sequence[ObjectKey]) -> Uni
     return UnitHealth(unit, worst(o.health for o in objects), objects)
 
 
+def judge_unit(read: Callable[[ObjectKey], Live | None], unit: str, keys: Sequence[ObjectKey]) -> UnitHealth:
+    """Judge a unit from objects someone already holds (the agent's watch cache): no requests.
+
+    Services are judged without their endpoints; the workloads behind them say whether pods are ready.
+    """
+    objects = tuple(object_health(read(key), key) for key in keys)
+    return UnitHealth(unit, worst(o.health for o in objects), objects)
+
+
 def _check_object(kube: ClusterReader, key: ObjectKey) -> ObjectHealth:
     try:
         live = kube.get(key.api_version, key.kind, key.name, key.namespace)

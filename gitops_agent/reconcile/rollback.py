@@ -19,7 +19,7 @@ from gitops_agent.engine.live import LiveView
 from gitops_agent.kube.client import KubeClient
 from gitops_agent.reconcile.sync import SyncOptions, SyncReport, SyncState, sync
 from gitops_agent.source import Snapshot
-from gitops_agent.state.inventory import RevisionRecord, RevisionResult
+from gitops_agent.state.inventory import RevisionRecord, RevisionState
 from gitops_agent.state.revisions import Restore, RevisionLedger, RollbackError, rollback_target
 
 SnapshotAt = Callable[[str], Snapshot]
@@ -90,7 +90,7 @@ def _restore(
     report = sync(kube, snapshot, replace(options, units=frozenset({unit})), live=live, restore=restore)
     result = _unit_result(report, unit, target)
     changes = [c for c in (*result, *report.prune_changes) if c.action is not Action.UNCHANGED]
-    restored = replace(target, result=RevisionResult.DEPLOYED)
+    restored = replace(target, result=RevisionState.DEPLOYED)
     return RollbackResult(unit, restore.failed_revision, restored, tuple(changes), report.prune_refused)
 
 

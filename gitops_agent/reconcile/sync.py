@@ -31,7 +31,7 @@ from gitops_agent.engine.prune import PrunePolicy, PruneRefusedError, check_guar
 from gitops_agent.kube.client import KubeClient
 from gitops_agent.manifests import RenderedUnit, RepositoryLoad, render_unit
 from gitops_agent.source import Snapshot
-from gitops_agent.state.inventory import Inventory, RevisionResult, with_applied, without
+from gitops_agent.state.inventory import Inventory, RevisionState, with_applied, without
 from gitops_agent.state.loadcache import load_snapshot
 from gitops_agent.state.revisions import (
     Restore,
@@ -261,7 +261,13 @@ def sync_unit(
             on_applied=lambda p, live: applied.append(replace(p, live=live)),
         )
     except GitopsAgentError as err:
-        kept = after_attempt(with_applied(known, _live(applied)), revision, error=str(err), applied_any=True)
+        kept = after_attempt(
+            with_applied(known, _live(applied)),
+            revision,
+            error=str(err),
+            retryable=err.retryable,
+            applied_any=True,
+        )
         return _report(
             context.on_unit, replace(result, state=SyncState.FAILED, changes=(), error=str(err))
         ), kept
@@ -275,7 +281,7 @@ def _live(planned: Iterable[PlannedObject]) -> list[tuple[ObjectKey, dict[str, A
 
 def _held(unit: str, inventory: Inventory | None, revision: RevisionPlan) -> UnitResult:
     """A rolled-back revision is not applied again until the deployment's rendered spec changes."""
-    live = inventory.last_with(RevisionResult.DEPLOYED) if inventory else None
+    live = inventory.last_with(RevisionState.DEPLOYED) if inventory else None
     keys = tuple(e.key for e in inventory.objects) if inventory else ()
     where = f"r{live.revision}" if live else "the last deployed revision"
     return UnitResult(

@@ -31,13 +31,32 @@ class InventoryError(GitopsAgentError):
     """An inventory ConfigMap exists but cannot be read: never prune from a record we do not trust."""
 
 
-class RevisionResult(enum.StrEnum):
-    """What became of a revision."""
+class RevisionState(enum.StrEnum):
+    """Where a revision is in its life (the transitions are in `state.revisions`)."""
 
+    QUEUED = "Queued"
+    """Seen in Git, not applied yet (the cluster could not take it yet: it is retried)."""
+    DEPLOYING = "Deploying"
+    """Applied; its rollout is being watched."""
     DEPLOYED = "Deployed"
-    FAILED = "Failed"
-    SUPERSEDED = "Superseded"
+    """Applied and healthy: what runs."""
+    DEPLOY_FAILED = "DeployFailed"
+    """Rejected by the apiserver, or not healthy by its progress deadline."""
     ROLLED_BACK = "RolledBack"
+    """Not healthy, and the previous Deployed revision was put back."""
+    SUPERSEDED = "Superseded"
+    """Was Deployed; a newer revision is Deployed now."""
+    SKIPPED = "Skipped"
+    """Replaced by a newer revision before it became Deployed."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> RevisionState | None:
+        return cls.DEPLOY_FAILED if value == "Failed" else None  # histories written before the lifecycle
+
+    @property
+    def final(self) -> bool:
+        """Nothing will happen to it any more on its own."""
+        return self not in (RevisionState.QUEUED, RevisionState.DEPLOYING, RevisionState.DEPLOYED)
 
 
 @dataclass(frozen=True)
@@ -50,7 +69,7 @@ class RevisionRecord:
     author: str = ""
     message: str = ""
     time: str = ""
-    result: RevisionResult = RevisionResult.DEPLOYED
+    result: RevisionState = RevisionState.DEPLOYED
     reason: str = ""
 
     def to_json(self) -> dict[str, Any]:
@@ -74,7 +93,7 @@ class RevisionRecord:
             author=str(data.get("author", "")),
             message=str(data.get("message", "")),
             time=str(data.get("time", "")),
-            result=RevisionResult(data.get("result", RevisionResult.DEPLOYED.value)),
+            result=RevisionState(data.get("result", RevisionState.DEPLOYED.value)),
             reason=str(data.get("reason", "")),
         )
 
@@ -96,19 +115,17 @@ class Inventory:
     def keys(self) -> frozenset[ObjectKey]:
         return frozenset(entry.key for entry in self.objects)
 
-    def last_with(self, result: RevisionResult) -> RevisionRecord | None:
+    def last_with(self, result: RevisionState) -> RevisionRecord | None:
         return next((r for r in self.history if r.result is result), None)
 
     def record(self, revision: RevisionRecord) -> Inventory:
-        """History with `revision` added (or updated in place); a newly Deployed one supersedes the rest."""
+        """History with `revision` added or updated in place (the transitions are `state.revisions`')."""
         rest = [r for r in self.history if r.revision != revision.revision]
-        if revision.result is RevisionResult.DEPLOYED:
-            rest = [
-                replace(r, result=RevisionResult.SUPERSEDED) if r.result is RevisionResult.DEPLOYED else r
-                for r in rest
-            ]
         history = sorted([revision, *rest], key=lambda r: r.revision, reverse=True)[:HISTORY_LIMIT]
         return replace(self, history=tuple(history))
+
+    def find(self, revision: int) -> RevisionRecord | None:
+        return next((r for r in self.history if r.revision == revision), None)
 
     def to_json(self) -> dict[str, Any]:
         return {

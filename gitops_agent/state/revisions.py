@@ -1,22 +1,25 @@
 """Every revision transition of a unit, and the only writer of the inventory ConfigMaps.
 
 A revision is a distinct rendered spec of one unit: its number goes up only when the spec changes
-(a retry, or a commit that does not touch the unit, keeps it). What happens to it:
+(a retry, or a commit that does not touch the unit, keeps it). Its life, like LangGraph's:
 
-    new spec ──apply ok──► Deployed (the Deployed one before it becomes Superseded)
-    new spec ──apply rejected──► Failed ──a later apply ok──► Deployed
-    Deployed ──not healthy by its deadline──► Failed                      (`rollout_failed`)
-    Deployed ──not healthy, auto-rollback──► RolledBack, and the target ──► Deployed  (`Restore`)
+    new spec ──cluster not reachable / namespace missing──► Queued ──retry applies──► Deploying
+    new spec ──applied──► Deploying ──healthy──► Deployed (the Deployed one before it: Superseded)
+    new spec ──rejected by the apiserver──► DeployFailed
+    Deploying ──not healthy by its progress deadline──► DeployFailed
+    Deploying ──not healthy, auto-rollback──► RolledBack, and the target ──► Deployed
+    Queued / Deploying ──a newer revision is applied first──► Skipped
     RolledBack: held, never applied again, until the unit's spec changes.
 
-The reconciler asks `plan_revision` what a sync of a unit means for its history, applies, then
-asks `after_attempt` for the history to keep; `RevisionLedger` writes what changed. Nothing else
-changes a revision's result or writes an inventory.
+The reconciler asks `plan_revision` what a sync of a unit means for its history, applies, then asks
+`after_attempt` for the history to keep; the rollout tracker reports health (`rollout_succeeded`,
+`rollout_failed`); `RevisionLedger` writes what changed. Nothing else changes a revision's state
+or writes an inventory.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from datetime import UTC
@@ -24,7 +27,7 @@ from datetime import UTC
 from gitops_agent.core.errors import GitopsAgentError
 from gitops_agent.kube.client import KubeClient
 from gitops_agent.source import Snapshot
-from gitops_agent.state.inventory import Inventory, InventoryStore, RevisionRecord, RevisionResult
+from gitops_agent.state.inventory import Inventory, InventoryStore, RevisionRecord, RevisionState
 
 REASON_LIMIT = 500
 """Reasons are error texts; the history keeps the start of each."""
@@ -53,7 +56,7 @@ class RevisionPlan:
     """The commit stamped on the objects: where this revision was first seen."""
     is_new: bool
     settled: bool
-    """Already Deployed: a resync (fast path; the self-heal policy decides about drift)."""
+    """Already applied (Deploying or Deployed): a resync (fast path; self-heal decides about drift)."""
     held: bool
     """A rolled-back spec: the unit is left alone until its spec changes."""
     record: RevisionRecord
@@ -91,65 +94,107 @@ def plan_revision(
         author=snapshot.author,
         message=snapshot.message,
         time=snapshot.time.astimezone(UTC).isoformat(timespec="seconds"),
-        result=RevisionResult.DEPLOYED,
+        result=RevisionState.DEPLOYING,
     )
     if latest is None or is_new:
         return RevisionPlan(revision, snapshot.commit, True, False, False, record)
-    settled = latest.result is RevisionResult.DEPLOYED
-    held = latest.result is RevisionResult.ROLLED_BACK
+    settled = latest.result in (RevisionState.DEPLOYED, RevisionState.DEPLOYING)
+    held = latest.result is RevisionState.ROLLED_BACK
     return RevisionPlan(revision, latest.commit, False, settled, held, latest)
 
 
 def after_attempt(
-    inventory: Inventory, plan: RevisionPlan, *, error: str = "", applied_any: bool
+    inventory: Inventory, plan: RevisionPlan, *, error: str = "", retryable: bool = False, applied_any: bool
 ) -> Inventory:
     """The unit's history once `plan` was applied (or failed with `error`).
 
-    A failed re-apply of a Deployed revision is reported, not recorded; a revision marked Failed
-    because it never became healthy stays Failed when a resync finds nothing to apply. A failed
-    restore leaves the history as it was (the caller records why the rollback was impossible).
+    A new revision applied is Deploying and every older one not yet Deployed is Skipped; rejected, it
+    is DeployFailed, or Queued when the failure may pass (`retryable`: the apiserver is away, the
+    namespace is missing). A failed re-apply of an applied revision is reported, not recorded; one
+    that failed its rollout stays DeployFailed when a resync finds nothing to apply. A failed restore
+    leaves the history as it was (the caller records why the rollback was impossible).
     """
     if plan.restore is not None:
         if error or plan.restore.failed_revision is None:
             return inventory
         return rolled_back(inventory, plan.restore)
-    result = RevisionResult.FAILED if error else RevisionResult.DEPLOYED
+    state = _attempt_state(error, retryable)
     if plan.is_new:
-        return inventory.record(with_result(plan.record, result, error))
+        return _record_attempt(inventory, with_result(plan.record, state, error))
     latest = inventory.latest
-    if latest is None or latest.result in (RevisionResult.DEPLOYED, result):
+    if latest is None or not _retry_changes(latest.result, state, applied_any):
         return inventory
-    if latest.result is RevisionResult.FAILED and not applied_any:
+    return _record_attempt(inventory, with_result(latest, state, error))
+
+
+def _retry_changes(current: RevisionState, attempt: RevisionState, applied_any: bool) -> bool:
+    """Whether another attempt at the same revision changes its state."""
+    if current in (RevisionState.DEPLOYED, RevisionState.DEPLOYING, attempt):
+        return False  # a failed re-apply of an applied revision is reported, not recorded
+    if current is RevisionState.DEPLOY_FAILED:
+        # failed its rollout and nothing to apply: stays; failed for good once: an outage is not news
+        return applied_any and attempt is not RevisionState.QUEUED
+    return True
+
+
+def _record_attempt(inventory: Inventory, record: RevisionRecord) -> Inventory:
+    recorded = inventory.record(record)
+    return _skip_older(recorded, record) if record.result is RevisionState.DEPLOYING else recorded
+
+
+def _attempt_state(error: str, retryable: bool) -> RevisionState:
+    if not error:
+        return RevisionState.DEPLOYING
+    return RevisionState.QUEUED if retryable else RevisionState.DEPLOY_FAILED
+
+
+def _skip_older(inventory: Inventory, applied: RevisionRecord) -> Inventory:
+    """Older revisions that never became Deployed were replaced by `applied`: Skipped."""
+    waiting = (RevisionState.QUEUED, RevisionState.DEPLOYING)
+    for record in inventory.history:
+        if record.revision < applied.revision and record.result in waiting:
+            reason = f"replaced by r{applied.revision} before it was deployed"
+            inventory = inventory.record(with_result(record, RevisionState.SKIPPED, reason))
+    return inventory
+
+
+def rollout_succeeded(inventory: Inventory, revision: int) -> Inventory:
+    """A Deploying revision became healthy: Deployed, and the Deployed one before it Superseded."""
+    record = inventory.find(revision)
+    if record is None or record.result is not RevisionState.DEPLOYING:
         return inventory
-    return inventory.record(with_result(latest, result, error))
+    for older in inventory.history:
+        if older.revision != revision and older.result is RevisionState.DEPLOYED:
+            inventory = inventory.record(with_result(older, RevisionState.SUPERSEDED))
+    return inventory.record(with_result(record, RevisionState.DEPLOYED))
 
 
 def rolled_back(inventory: Inventory, restore: Restore) -> Inventory:
     """The failed revision RolledBack (with why), the target Deployed again."""
-    failed = next((r for r in inventory.history if r.revision == restore.failed_revision), None)
+    failed = inventory.find(restore.failed_revision) if restore.failed_revision is not None else None
     if failed is not None:
-        inventory = inventory.record(with_result(failed, RevisionResult.ROLLED_BACK, restore.reason))
-    return inventory.record(with_result(restore.target, RevisionResult.DEPLOYED))
+        inventory = inventory.record(with_result(failed, RevisionState.ROLLED_BACK, restore.reason))
+    return inventory.record(with_result(restore.target, RevisionState.DEPLOYED))
 
 
 def rollout_failed(inventory: Inventory, revision: int, reason: str) -> Inventory:
-    """A Deployed revision that did not become healthy (and was not rolled back) is Failed."""
-    record = next((r for r in inventory.history if r.revision == revision), None)
-    if record is None or record.result is not RevisionResult.DEPLOYED:
+    """A Deploying revision that did not become healthy (and was not rolled back) is DeployFailed."""
+    record = inventory.find(revision)
+    if record is None or record.result is not RevisionState.DEPLOYING:
         return inventory
-    return inventory.record(with_result(record, RevisionResult.FAILED, reason))
+    return inventory.record(with_result(record, RevisionState.DEPLOY_FAILED, reason))
 
 
 def rollback_target(history: Sequence[RevisionRecord], failed_revision: int) -> RevisionRecord:
     """The newest revision before `failed_revision` that was deployed (now Superseded or Deployed)."""
-    good = (RevisionResult.SUPERSEDED, RevisionResult.DEPLOYED)
+    good = (RevisionState.SUPERSEDED, RevisionState.DEPLOYED)
     for record in history:
         if record.revision < failed_revision and record.result in good:
             return record
     raise RollbackError(f"no earlier deployed revision to roll back to from r{failed_revision}")
 
 
-def with_result(record: RevisionRecord, result: RevisionResult, reason: str = "") -> RevisionRecord:
+def with_result(record: RevisionRecord, result: RevisionState, reason: str = "") -> RevisionRecord:
     return replace(record, result=result, reason=reason[:REASON_LIMIT])
 
 
@@ -185,13 +230,23 @@ class RevisionLedger:
         for future in [pool.submit(save, inventory) for inventory in changed]:
             future.result()
 
-    def mark_rollout_failed(self, unit: str, revision: int, reason: str) -> None:
+    def mark_rollout_failed(self, unit: str, revision: int, reason: str) -> Inventory | None:
+        """Record that `revision` did not become healthy; the updated inventory (None: nothing to do)."""
+        return self._transition(unit, lambda inventory: rollout_failed(inventory, revision, reason))
+
+    def mark_deployed(self, unit: str, revision: int) -> Inventory | None:
+        """Record that `revision` became healthy; the updated inventory (None: nothing to do)."""
+        return self._transition(unit, lambda inventory: rollout_succeeded(inventory, revision))
+
+    def _transition(self, unit: str, change: Callable[[Inventory], Inventory]) -> Inventory | None:
         inventory = self.load(unit)
         if inventory is None:
-            return
-        updated = rollout_failed(inventory, revision, reason)
-        if updated is not inventory:
-            self.store.save(updated)
+            return None
+        updated = change(inventory)
+        if updated is inventory:
+            return None
+        self.store.save(updated)
+        return updated
 
 
 def _changed(old: Inventory | None, new: Inventory) -> bool:

@@ -7,7 +7,7 @@ from agent_harness import wait_for
 from sync_repo import DeploymentsRepo
 
 from gitops_agent.localcluster import LocalCluster
-from gitops_agent.state.inventory import InventoryStore, RevisionResult
+from gitops_agent.state.inventory import InventoryStore, RevisionState
 
 
 def _image(repo: DeploymentsRepo) -> str:
@@ -34,7 +34,9 @@ def test_a_revision_that_never_becomes_ready_is_rolled_back_and_held(  # type: i
     repo.push({"deployments/research-assistant.yaml": text}, "research-assistant: roll back when unhealthy")
     running = start_agent(str(repo.upstream.bare), repo.namespace)
     wait_for(
-        lambda: (running.agent.board.deployment("research-assistant") or {}).get("health") == "Healthy",
+        lambda: (
+            (running.agent.board.deployment("research-assistant") or {}).get("revision_state") == "Deployed"
+        ),
         timeout=90,
     )
 
@@ -51,7 +53,7 @@ def test_a_revision_that_never_becomes_ready_is_rolled_back_and_held(  # type: i
     )
     history = InventoryStore(repo.kube, repo.namespace).load_all()["research-assistant"].history
     results = {r.revision: r.result for r in history}
-    assert results[2] is RevisionResult.ROLLED_BACK and results[1] is RevisionResult.DEPLOYED
+    assert results[2] is RevisionState.ROLLED_BACK and results[1] is RevisionState.DEPLOYED
     assert "ProgressDeadlineExceeded" in next(r.reason for r in history if r.revision == 2)
     assert (
         running.agent.metrics.registry.get_sample_value(
@@ -79,7 +81,7 @@ def test_a_revision_that_never_becomes_ready_is_rolled_back_and_held(  # type: i
     )
     assert _image(repo).endswith("research-assistant:0.3.0")
     history = InventoryStore(repo.kube, repo.namespace).load_all()["research-assistant"].history
-    assert {r.revision: r.result for r in history}[2] is RevisionResult.ROLLED_BACK
+    assert {r.revision: r.result for r in history}[2] is RevisionState.ROLLED_BACK
 
     # ... until the deployment changes again.
     fixed = text.replace(":0.3.0", ":0.5.0")
@@ -112,7 +114,9 @@ def test_an_automatic_rollback_honours_a_disabled_prune(  # type: ignore[no-unty
     repo.push({"gitops-agent.yaml": settings, "deployments/research-assistant.yaml": text}, "no prune")
     running = start_agent(str(repo.upstream.bare), repo.namespace)
     wait_for(
-        lambda: (running.agent.board.deployment("research-assistant") or {}).get("health") == "Healthy",
+        lambda: (
+            (running.agent.board.deployment("research-assistant") or {}).get("revision_state") == "Deployed"
+        ),
         timeout=90,
     )
 
@@ -128,7 +132,7 @@ def test_an_automatic_rollback_honours_a_disabled_prune(  # type: ignore[no-unty
     wait_for(
         lambda: (
             {r.revision: r.result for r in store.load_all()["research-assistant"].history}.get(2)
-            is RevisionResult.ROLLED_BACK
+            is RevisionState.ROLLED_BACK
         ),
         timeout=30,
     )

@@ -10,7 +10,7 @@ from cphelpers import run_cli
 from sync_repo import DeploymentsRepo
 
 from gitops_agent.localcluster import LocalCluster
-from gitops_agent.state.inventory import InventoryStore, RevisionResult
+from gitops_agent.state.inventory import InventoryStore, RevisionState
 
 UNIT = "research-assistant"
 
@@ -29,6 +29,18 @@ def _sync(repo: DeploymentsRepo) -> int:
     return unit.revision
 
 
+def _sync_and_wait(cluster: LocalCluster, repo: DeploymentsRepo) -> int:
+    """`sync --wait`: what records a revision Deployed when no agent runs (the agent does it itself)."""
+    code, out, err = run_cli(
+        "sync", "--repo", str(repo.upstream.bare), "--deployment", UNIT, "--wait", "--timeout", "120",
+        "--kubeconfig", str(cluster.kubeconfig), "--state-namespace", repo.namespace,
+    )  # fmt: skip
+    assert code == 0, out + err
+    latest = InventoryStore(repo.kube, repo.namespace).load_all()[UNIT].latest
+    assert latest is not None
+    return latest.revision
+
+
 def _wait(cluster: LocalCluster, repo: DeploymentsRepo, *args: str) -> tuple[int, str, str]:
     return run_cli(
         "wait", UNIT, *args, "--poll", "0.5",
@@ -40,14 +52,18 @@ def _wait(cluster: LocalCluster, repo: DeploymentsRepo, *args: str) -> tuple[int
 def test_set_image_sync_then_wait_for_the_commit(
     full_cluster: LocalCluster, deployments_repo: DeploymentsRepo
 ) -> None:
-    assert _sync(deployments_repo) == 1
+    assert _sync_and_wait(full_cluster, deployments_repo) == 1
     sha = _set_image(deployments_repo, "ghcr.io/example/research-assistant:0.4.0")
     assert _sync(deployments_repo) == 2
+    # applied, not healthy yet as far as the record goes: Deploying, so wait keeps waiting
+    code, out, err = _wait(full_cluster, deployments_repo, "--commit", sha, "--timeout", "2")
+    assert code == 1 and f"revision 2 of {UNIT} is Deploying" in err, out + err
+    assert _sync_and_wait(full_cluster, deployments_repo) == 2
     code, out, err = _wait(full_cluster, deployments_repo, "--commit", sha, "--timeout", "120")
     assert code == 0, out + err
     assert f"waiting for the revision of {UNIT} at commit {sha[:12]}" in out
     assert "  revision 2  Deployed" in out
-    assert out.strip().splitlines()[-1].startswith(f"ready: revision 2 of {UNIT} is Deployed and Healthy")
+    assert out.strip().splitlines()[-1].startswith(f"ready: revision 2 of {UNIT} is Deployed (healthy)")
     # the older revision: deployed before it was superseded → success too
     code, out, err = _wait(full_cluster, deployments_repo, "--revision", "1", "--timeout", "5")
     assert code == 0, out + err
@@ -62,7 +78,7 @@ def test_wait_times_out_naming_the_health_summary(
     assert _sync(deployments_repo) == 1
     code, out, err = _wait(full_cluster, deployments_repo, "--commit", sha[:10], "--timeout", "6")
     assert code == 1, out + err
-    assert f"gitops-agent wait: timed out after 6s: revision 1 of {UNIT} is Deployed but Progressing: " in err
+    assert f"gitops-agent wait: timed out after 6s: revision 1 of {UNIT} is Deploying: Progressing: " in err
     assert f"/{deployments_repo.namespace}/" in err
     assert "Progressing" in out  # the progress lines showed the health as it went
 
@@ -74,8 +90,12 @@ def test_a_failed_or_rolled_back_revision_fails_the_wait_with_its_reason(
     assert _sync(deployments_repo) == 1
     store = InventoryStore(deployments_repo.kube, deployments_repo.namespace)
     for result, reason, expected in (
-        (RevisionResult.FAILED, "Deployment/x/research-assistant apply failed: quota exceeded", "failed"),
-        (RevisionResult.ROLLED_BACK, "Degraded: ProgressDeadlineExceeded", "was rolled back"),
+        (
+            RevisionState.DEPLOY_FAILED,
+            "Deployment/x/research-assistant apply failed: quota",
+            "is DeployFailed",
+        ),
+        (RevisionState.ROLLED_BACK, "Degraded: ProgressDeadlineExceeded", "was RolledBack"),
     ):
         inventory = store.load_all()[UNIT]
         assert inventory.latest is not None and inventory.latest.commit == sha

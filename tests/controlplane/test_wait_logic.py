@@ -10,13 +10,13 @@ from gitops_agent.controlplane.wait import Phase, Wanted, assess, needs_health, 
 from gitops_agent.core.errors import ClusterError
 from gitops_agent.core.objects import ObjectKey
 from gitops_agent.engine.health import Health, ObjectHealth, UnitHealth
-from gitops_agent.state.inventory import Inventory, RevisionRecord, RevisionResult, to_configmap
+from gitops_agent.state.inventory import Inventory, RevisionRecord, RevisionState, to_configmap
 
-R = RevisionResult
+R = RevisionState
 KEY = ObjectKey("apps/v1", "Deployment", "agents", "support-bot")
 
 
-def _inventory(*records: tuple[int, str, RevisionResult, str]) -> Inventory:
+def _inventory(*records: tuple[int, str, RevisionState, str]) -> Inventory:
     history = tuple(
         RevisionRecord(revision=n, commit=commit * 40, spec_hash=f"h{n}", result=result, reason=reason)
         for n, commit, result, reason in sorted(records, reverse=True)
@@ -29,46 +29,57 @@ def _health(health: Health, message: str = "2/2 replicas ready") -> UnitHealth:
 
 
 DEPLOYED_2 = _inventory((1, "a", R.SUPERSEDED, ""), (2, "b", R.DEPLOYED, ""))
+DEPLOYING_2 = _inventory((1, "a", R.DEPLOYED, ""), (2, "b", R.DEPLOYING, ""))
 CASES: dict[str, tuple[Inventory | None, Wanted, UnitHealth | None, Phase, str]] = {
     "nothing-yet": (None, Wanted("support-bot"), None, Phase.WAITING, "no revision recorded yet"),
-    "healthy-latest": (
-        DEPLOYED_2, Wanted("support-bot"), _health(Health.HEALTHY), Phase.READY,
-        "revision 2 of support-bot is Deployed and Healthy",
+    "deployed-latest": (
+        DEPLOYED_2, Wanted("support-bot"), None, Phase.READY,
+        "revision 2 of support-bot is Deployed (healthy)",
     ),
     "by-commit-prefix": (
-        DEPLOYED_2, Wanted("support-bot", commit="bbbbbbb"), _health(Health.HEALTHY), Phase.READY,
-        "revision 2",
+        DEPLOYED_2, Wanted("support-bot", commit="bbbbbbb"), None, Phase.READY, "revision 2",
     ),
-    "pods-not-ready": (
-        DEPLOYED_2, Wanted("support-bot", revision=2), _health(Health.PROGRESSING, "1/2 replicas ready"),
-        Phase.WAITING, "Deployed but Progressing: Deployment/agents/support-bot: 1/2 replicas ready",
+    "deploying-pods-not-ready": (
+        DEPLOYING_2, Wanted("support-bot", revision=2), _health(Health.PROGRESSING, "1/2 replicas ready"),
+        Phase.WAITING, "is Deploying: Progressing: Deployment/agents/support-bot: 1/2 replicas ready",
     ),
-    "degraded": (
-        DEPLOYED_2, Wanted("support-bot", revision=2), _health(Health.DEGRADED, "ProgressDeadlineExceeded"),
-        Phase.FAILED, "Deployed but Degraded",
+    # healthy pods are not enough: the agent says when a revision is Deployed
+    "deploying-healthy": (
+        DEPLOYING_2, Wanted("support-bot"), _health(Health.HEALTHY), Phase.WAITING, "is Deploying: Healthy",
     ),
-    "health-unchecked": (DEPLOYED_2, Wanted("support-bot"), None, Phase.WAITING, "health not checked"),
+    "deploying-unchecked": (DEPLOYING_2, Wanted("support-bot"), None, Phase.WAITING, "is Deploying"),
+    "queued": (
+        _inventory((1, "a", R.DEPLOYED, ""), (2, "b", R.QUEUED, "namespace 'x' does not exist")),
+        Wanted("support-bot"), None, Phase.WAITING, "is Queued: namespace 'x' does not exist",
+    ),
     "commit-not-synced": (
         DEPLOYED_2, Wanted("support-bot", commit="c" * 40), None, Phase.WAITING,
         "not recorded yet (newest: revision 2, Deployed, commit bbbbbbbbbbbb)",
     ),
     "revision-not-yet": (DEPLOYED_2, Wanted("support-bot", revision=3), None, Phase.WAITING, "not recorded"),
-    "failed": (
-        _inventory((1, "a", R.DEPLOYED, ""), (2, "b", R.FAILED, "Deployment/agents/x apply failed: denied")),
+    "deploy-failed": (
+        _inventory(
+            (1, "a", R.DEPLOYED, ""), (2, "b", R.DEPLOY_FAILED, "Deployment/agents/x apply failed: denied"),
+        ),
         Wanted("support-bot", commit="b" * 12), None, Phase.FAILED,
-        "revision 2 of support-bot failed: Deployment/agents/x apply failed: denied",
+        "revision 2 of support-bot is DeployFailed: Deployment/agents/x apply failed: denied",
     ),
     "rolled-back": (
         _inventory((1, "a", R.DEPLOYED, ""), (2, "b", R.ROLLED_BACK, "Degraded: deadline exceeded")),
-        Wanted("support-bot", revision=2), None, Phase.FAILED, "was rolled back: Degraded: deadline exceeded",
+        Wanted("support-bot", revision=2), None, Phase.FAILED, "was RolledBack: Degraded: deadline exceeded",
+    ),
+    "skipped": (
+        _inventory(
+            (1, "a", R.DEPLOYED, ""), (2, "b", R.SKIPPED, "replaced by r3"), (3, "c", R.DEPLOYING, ""),
+        ),
+        Wanted("support-bot", revision=2), None, Phase.FAILED, "was Skipped: replaced by r3",
     ),
     "superseded-after-deploy": (
         DEPLOYED_2, Wanted("support-bot", revision=1), None, Phase.READY,
-        "revision 1 of support-bot was deployed; revision 2 has superseded it since",
+        "revision 1 of support-bot was Deployed; revision 2 has superseded it since",
     ),
-    "deployed-then-newer-failed": (
-        _inventory((1, "a", R.DEPLOYED, ""), (2, "b", R.FAILED, "x")), Wanted("support-bot", revision=1),
-        None, Phase.READY, "has superseded it since",
+    "deployed-while-newer-deploys": (
+        DEPLOYING_2, Wanted("support-bot", revision=1), None, Phase.READY, "is Deployed",
     ),
     "dropped-from-history": (
         DEPLOYED_2, Wanted("support-bot", revision=0), None, Phase.FAILED, "no longer in the history",
@@ -84,13 +95,12 @@ def test_assess(case: str) -> None:
     assert text in seen.message
 
 
-def test_health_is_only_checked_for_the_newest_deployed_revision() -> None:
-    assert needs_health(DEPLOYED_2, Wanted("support-bot"))
-    assert needs_health(DEPLOYED_2, Wanted("support-bot", commit="bbbb"))
-    assert not needs_health(DEPLOYED_2, Wanted("support-bot", revision=1))
+def test_health_is_only_checked_while_the_asked_revision_is_deploying() -> None:
+    assert needs_health(DEPLOYING_2, Wanted("support-bot"))
+    assert needs_health(DEPLOYING_2, Wanted("support-bot", commit="bbbb"))
+    assert not needs_health(DEPLOYING_2, Wanted("support-bot", revision=1))
+    assert not needs_health(DEPLOYED_2, Wanted("support-bot"))
     assert not needs_health(None, Wanted("support-bot"))
-    failed = _inventory((1, "a", R.FAILED, "quota"))
-    assert not needs_health(failed, Wanted("support-bot"))
 
 
 class FakeKube:
@@ -137,14 +147,14 @@ def _wait(kube: FakeKube, wanted: Wanted, timeout: float = 10) -> tuple[Any, lis
 
 def test_waits_for_the_commit_to_appear_then_reports_the_failure_once_per_change() -> None:
     old = _inventory((1, "a", R.DEPLOYED, ""))
-    failed = _inventory((1, "a", R.DEPLOYED, ""), (2, "b", R.FAILED, "apply failed: boom"))
+    failed = _inventory((1, "a", R.DEPLOYED, ""), (2, "b", R.DEPLOY_FAILED, "apply failed: boom"))
     blip = ClusterError("apiserver unreachable", retryable=True)
     kube = FakeKube([None, old, old, blip, old, old, failed])
     seen, lines = _wait(kube, Wanted("support-bot", commit="b" * 40))
     assert seen.phase is Phase.FAILED
-    assert seen.message == "revision 2 of support-bot failed: apply failed: boom"
+    assert seen.message == "revision 2 of support-bot is DeployFailed: apply failed: boom"
     assert kube.polls == 7
-    assert lines[-1] == "revision 2  Failed"
+    assert lines[-1] == "revision 2  DeployFailed"
     assert len(lines) == 5  # nothing yet, not recorded, cluster blip, not recorded again, failed
 
 

@@ -35,7 +35,7 @@ def test_rollouts_and_failures_leave_events_on_the_deployment(  # type: ignore[n
     wait_for(running.all_synced)
 
     # A rollout: revision 1 on the first sync, revision 2 after a push.
-    first = wait_for(lambda: events(kube, ns, name="support-bot", reason="RevisionRolledOut"))
+    first = wait_for(lambda: events(kube, ns, name="support-bot", reason="RevisionDeploying"))
     assert first[0]["type"] == "Normal" and first[0]["message"].startswith("revision 1 (commit ")
     assert (
         first[0]["involvedObject"]["uid"]
@@ -48,7 +48,7 @@ def test_rollouts_and_failures_leave_events_on_the_deployment(  # type: ignore[n
     second = wait_for(
         lambda: [
             e
-            for e in events(kube, ns, name="support-bot", reason="RevisionRolledOut")
+            for e in events(kube, ns, name="support-bot", reason="RevisionDeploying")
             if "revision 2" in e["message"]
         ]
     )

@@ -11,7 +11,7 @@ from gitops_agent.core.objects import ObjectKey
 from gitops_agent.engine.prune import InventoryEntry
 from gitops_agent.source import Snapshot
 from gitops_agent.state.inventory import Inventory, RevisionRecord, with_applied, without
-from gitops_agent.state.inventory import RevisionResult as R
+from gitops_agent.state.inventory import RevisionState as R
 from gitops_agent.state.revisions import (
     REASON_LIMIT,
     Restore,
@@ -21,6 +21,7 @@ from gitops_agent.state.revisions import (
     plan_revision,
     rollback_target,
     rollout_failed,
+    rollout_succeeded,
 )
 
 SNAP = Snapshot(
@@ -45,7 +46,7 @@ def _results(inventory: Inventory) -> dict[int, R]:
         (None, "h1", (1, True)),
         (_inv((1, "a", R.DEPLOYED)), "h1", (1, False)),  # same spec: same revision (a retry, a no-op)
         (_inv((1, "a", R.DEPLOYED)), "hX", (2, True)),
-        (_inv((1, "a", R.DEPLOYED), (2, "b", R.FAILED)), "h2", (2, False)),  # retry of a failed one
+        (_inv((1, "a", R.DEPLOYED), (2, "b", R.DEPLOY_FAILED)), "h2", (2, False)),  # retry of a failed one
         (_inv((1, "a", R.DEPLOYED), (2, "b", R.ROLLED_BACK)), "h1", (3, True)),  # a revert is new
     ],
 )
@@ -59,7 +60,8 @@ def test_next_revision(inventory: Inventory | None, spec_hash: str, expected: tu
         ((), "h1", 1, SNAP.commit, True, False, False),
         (((1, "a", R.DEPLOYED),), "h1", 1, "a", False, True, False),  # resync: keeps its commit
         (((1, "a", R.DEPLOYED),), "h2", 2, SNAP.commit, True, False, False),
-        (((1, "a", R.DEPLOYED), (2, "b", R.FAILED)), "h2", 2, "b", False, False, False),  # retry
+        (((1, "a", R.DEPLOYED), (2, "b", R.DEPLOY_FAILED)), "h2", 2, "b", False, False, False),  # retry
+        (((1, "a", R.DEPLOYED), (2, "b", R.DEPLOYING)), "h2", 2, "b", False, True, False),  # resync
         (((1, "a", R.SUPERSEDED), (2, "b", R.ROLLED_BACK)), "h2", 2, "b", False, False, True),  # held
     ],
 )
@@ -85,38 +87,61 @@ def test_a_new_revision_records_the_snapshot() -> None:
     assert (record.commit, record.author, record.message, record.time) == (
         SNAP.commit, "A <a@x>", "msg", "2026-01-02T03:04:05+00:00",
     )  # fmt: skip
-    assert record.result is R.DEPLOYED
+    assert record.result is R.DEPLOYING
+
+
+D, DG, F, Q, S = R.DEPLOYED, R.DEPLOYING, R.DEPLOY_FAILED, R.QUEUED, R.SKIPPED
 
 
 @pytest.mark.parametrize(
-    ("history", "spec_hash", "error", "applied_any", "expected"),
+    ("history", "spec_hash", "error", "retryable", "applied_any", "expected"),
     [
-        # a new revision applied: Deployed, and the Deployed one before it Superseded
-        (((1, "a", R.DEPLOYED),), "h2", "", True, {1: R.SUPERSEDED, 2: R.DEPLOYED}),
-        # a new revision rejected: Failed; the running one stays Deployed
-        (((1, "a", R.DEPLOYED),), "h2", "422", True, {1: R.DEPLOYED, 2: R.FAILED}),
+        # a new revision applied: Deploying; the Deployed one stays Deployed until it is healthy
+        (((1, "a", D),), "h2", "", False, True, {1: D, 2: DG}),
+        # a new revision rejected: DeployFailed; or Queued when the cluster could not take it yet
+        (((1, "a", D),), "h2", "422", False, True, {1: D, 2: F}),
+        (((1, "a", D),), "h2", "apiserver away", True, True, {1: D, 2: Q}),
         # a failed re-apply of a Deployed revision is reported, not recorded
-        (((1, "a", R.DEPLOYED),), "h1", "timeout", True, {1: R.DEPLOYED}),
-        # a retry that applies: Failed → Deployed
-        (((1, "a", R.DEPLOYED), (2, "b", R.FAILED)), "h2", "", True, {1: R.SUPERSEDED, 2: R.DEPLOYED}),
-        # never healthy (Failed by the monitor) and nothing to apply: stays Failed
-        (((1, "a", R.DEPLOYED), (2, "b", R.FAILED)), "h2", "", False, {1: R.DEPLOYED, 2: R.FAILED}),
+        (((1, "a", D),), "h1", "timeout", False, True, {1: D}),
+        # retries that apply: DeployFailed or Queued → Deploying
+        (((1, "a", D), (2, "b", F)), "h2", "", False, True, {1: D, 2: DG}),
+        (((1, "a", D), (2, "b", Q)), "h2", "", False, True, {1: D, 2: DG}),
+        # failed its rollout and nothing to apply: stays; failed for good: an outage is not news
+        (((1, "a", D), (2, "b", F)), "h2", "", False, False, {1: D, 2: F}),
+        (((1, "a", D), (2, "b", F)), "h2", "away", True, True, {1: D, 2: F}),
+        # a newer revision applied before the older one became Deployed: the older one is Skipped
+        (((1, "a", D), (2, "b", DG)), "h3", "", False, True, {1: D, 2: S, 3: DG}),
+        (((1, "a", D), (2, "b", Q)), "h3", "", False, True, {1: D, 2: S, 3: DG}),
     ],
 )
 def test_after_attempt(
     history: tuple[tuple[int, str, R], ...],
     spec_hash: str,
     error: str,
+    retryable: bool,
     applied_any: bool,
     expected: dict[int, R],
 ) -> None:
     inventory = _inv(*history)
     plan = plan_revision(inventory, spec_hash, SNAP)
-    assert _results(after_attempt(inventory, plan, error=error, applied_any=applied_any)) == expected
+    after = after_attempt(inventory, plan, error=error, retryable=retryable, applied_any=applied_any)
+    assert _results(after) == expected
+
+
+def test_a_healthy_rollout_is_deployed_and_supersedes_the_one_before() -> None:
+    inventory = _inv((1, "a", R.DEPLOYED), (2, "b", R.DEPLOYING))
+    assert _results(rollout_succeeded(inventory, 2)) == {1: R.SUPERSEDED, 2: R.DEPLOYED}
+    skipped = _inv((1, "a", R.DEPLOYED), (2, "b", R.SKIPPED))
+    assert rollout_succeeded(skipped, 2) is skipped  # too late: a newer one replaced it
+
+
+def test_histories_written_before_the_lifecycle_still_read() -> None:
+    record = RevisionRecord.from_json({"revision": 1, "commit": "a", "specHash": "h", "result": "Failed"})
+    assert record.result is R.DEPLOY_FAILED
 
 
 def test_rollback_marks_the_failed_revision_and_redeploys_the_target() -> None:
-    inventory = _inv((1, "a", R.SUPERSEDED), (2, "b", R.DEPLOYED))
+    inventory = _inv((1, "a", R.DEPLOYED), (2, "b", R.DEPLOYING))
     target = rollback_target(inventory.history, 2)
     assert target.revision == 1
     restore = Restore(target, failed_revision=2, reason="x" * 2000)
@@ -142,9 +167,13 @@ def test_a_restore_whose_commit_renders_otherwise_is_refused() -> None:
     ("history", "failed", "target"),
     [
         (((1, "a", R.SUPERSEDED), (2, "b", R.DEPLOYED)), 2, 1),
-        (((1, "a", R.SUPERSEDED), (2, "b", R.FAILED), (3, "c", R.DEPLOYED)), 3, 1),  # skips Failed
+        (
+            ((1, "a", R.SUPERSEDED), (2, "b", R.DEPLOY_FAILED), (3, "c", R.DEPLOYED)),
+            3,
+            1,
+        ),  # skips a failed one
         (((1, "a", R.DEPLOYED), (2, "b", R.DEPLOYED)), 2, 1),
-        (((1, "a", R.FAILED), (2, "b", R.DEPLOYED)), 2, None),
+        (((1, "a", R.DEPLOY_FAILED), (2, "b", R.DEPLOYING)), 2, None),
         (((2, "b", R.DEPLOYED),), 2, None),
     ],
 )
@@ -157,9 +186,9 @@ def test_rollback_target(history: tuple[tuple[int, str, R], ...], failed: int, t
         assert rollback_target(records, failed).revision == target
 
 
-def test_rollout_failed_only_changes_a_deployed_revision() -> None:
-    inventory = _inv((1, "a", R.SUPERSEDED), (2, "b", R.DEPLOYED))
-    assert _results(rollout_failed(inventory, 2, "Degraded")) == {1: R.SUPERSEDED, 2: R.FAILED}
+def test_rollout_failed_only_changes_a_deploying_revision() -> None:
+    inventory = _inv((1, "a", R.DEPLOYED), (2, "b", R.DEPLOYING))
+    assert _results(rollout_failed(inventory, 2, "Degraded")) == {1: R.DEPLOYED, 2: R.DEPLOY_FAILED}
     rolled_back = _inv((1, "a", R.DEPLOYED), (2, "b", R.ROLLED_BACK))
     assert rollout_failed(rolled_back, 2, "late") is rolled_back
     assert rollout_failed(inventory, 9, "unknown") is inventory
@@ -170,7 +199,7 @@ def test_history_is_bounded_and_newest_first() -> None:
     for n in range(1, 30):
         inventory = after_attempt(inventory, plan_revision(inventory, f"h{n}", SNAP), applied_any=True)
     assert [r.revision for r in inventory.history] == list(range(29, 9, -1))
-    assert [r.result for r in inventory.history[:2]] == [R.DEPLOYED, R.SUPERSEDED]
+    assert [r.result for r in inventory.history[:2]] == [R.DEPLOYING, R.SKIPPED]
 
 
 def _key(name: str) -> ObjectKey:

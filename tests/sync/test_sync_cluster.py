@@ -11,7 +11,7 @@ from gitops_agent.engine.diff import Action
 from gitops_agent.kube.client import KubeClient
 from gitops_agent.manifests import load_repository, render_unit
 from gitops_agent.reconcile.sync import SyncState
-from gitops_agent.state.inventory import InventoryStore, RevisionResult
+from gitops_agent.state.inventory import InventoryStore, RevisionState
 from gitops_agent.state.seed import load_or_create_seed
 
 UNITS = {"billing-agent", "manifests", "research-assistant", "support-bot"}
@@ -66,9 +66,9 @@ def test_a_pushed_change_updates_only_that_deployment_and_bumps_its_revision(
     )
 
     report = repo.sync()
-    # Every object of the deployment carries the new revision; nothing of the others changes.
+    # Only what the image is in changes: the agent Deployment; nothing of the others.
     changed = {c.key for c in report.changes if c.action is not Action.UNCHANGED}
-    assert changed == _rendered_keys(repo)["research-assistant"]
+    assert changed == {ObjectKey("apps/v1", "Deployment", repo.namespace, "research-assistant")}
     revisions = {u.unit: u.revision for u in report.units}
     assert revisions == {"billing-agent": 1, "manifests": 1, "research-assistant": 2, "support-bot": 1}
 
@@ -76,8 +76,9 @@ def test_a_pushed_change_updates_only_that_deployment_and_bumps_its_revision(
     latest = inventory.latest
     assert latest is not None and (latest.revision, latest.commit) == (2, sha)
     assert latest.message.startswith("research-assistant: image 0.4.0") and latest.author.startswith("Alice")
-    assert latest.result is RevisionResult.DEPLOYED
-    assert inventory.history[1].result is RevisionResult.SUPERSEDED
+    # applied, not known healthy (no agent tracks it, no --wait): Deploying; r1 still Deployed
+    assert latest.result is RevisionState.DEPLOYING
+    assert inventory.history[1].result is RevisionState.DEPLOYED
     live = _live(kube, ObjectKey("apps/v1", "Deployment", repo.namespace, "research-assistant"))
     assert live is not None and live["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":0.4.0")
 

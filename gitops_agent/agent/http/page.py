@@ -21,7 +21,7 @@ from typing import Any
 from gitops_agent.engine.diff import Action
 from gitops_agent.engine.health import Health
 from gitops_agent.reconcile.sync import SyncState
-from gitops_agent.state.inventory import RevisionResult
+from gitops_agent.state.inventory import RevisionState
 
 INDEX_REFRESH_SECONDS = 5
 DETAIL_REFRESH_SECONDS = 10
@@ -30,22 +30,25 @@ ERROR_CELL_LIMIT = 300
 _TONES: dict[str, str] = {
     SyncState.SYNCED: "ok",
     Health.HEALTHY: "ok",
-    RevisionResult.DEPLOYED: "ok",
+    RevisionState.DEPLOYED: "ok",
     Action.CREATE: "ok",
     SyncState.OUT_OF_SYNC: "warn",
     Health.PROGRESSING: "info",
     Action.UPDATE: "info",
-    RevisionResult.SUPERSEDED: "muted",
+    RevisionState.SUPERSEDED: "muted",
     Action.UNCHANGED: "muted",
     Health.MISSING: "muted",
     Health.UNKNOWN: "muted",
     Action.SKIPPED: "warn",
     SyncState.FAILED: "bad",
-    RevisionResult.FAILED: "bad",
+    RevisionState.DEPLOY_FAILED: "bad",
+    RevisionState.QUEUED: "info",
+    RevisionState.DEPLOYING: "info",
+    RevisionState.SKIPPED: "muted",
     Health.DEGRADED: "bad",
     Action.PRUNE: "bad",
     Health.ROLLED_BACK: "back",
-    RevisionResult.ROLLED_BACK: "back",
+    RevisionState.ROLLED_BACK: "back",
 }
 
 _CSS = """

@@ -9,9 +9,10 @@ from gitops_agent.agent.outcomes import (
     DriftCorrected,
     Outcome,
     Pruned,
-    RevisionRolledOut,
+    RevisionDeployed,
+    RevisionDeployFailed,
+    RevisionDeploying,
     RolledBack,
-    RolloutFailed,
     UnitSynced,
 )
 from gitops_agent.engine.diff import Action
@@ -34,11 +35,14 @@ class EventsSink:
                         self._namespaces[result.unit] = result.namespace
                 if result.state is SyncState.FAILED:
                     self._post(result.unit, EventReason.SYNC_FAILED, result.error)
-            case RevisionRolledOut(result=result, applied=applied):
+            case RevisionDeploying(result=result, applied=applied):
                 message = (
                     f"revision {result.revision} (commit {result.commit[:12]}): {applied} objects applied"
                 )
-                self._post(result.unit, EventReason.REVISION_ROLLED_OUT, message)
+                self._post(result.unit, EventReason.REVISION_DEPLOYING, message)
+            case RevisionDeployed(unit=unit, revision=revision, commit=commit):
+                message = f"revision {revision} (commit {commit[:12]}) is healthy"
+                self._post(unit, EventReason.REVISION_DEPLOYED, message)
             case DriftCorrected(unit=unit, changes=changes):
                 message = "put back: " + ", ".join(str(c.key) for c in changes)
                 self._post(unit, EventReason.DRIFT_CORRECTED, message)
@@ -50,9 +54,9 @@ class EventsSink:
                     self._post(unit, EventReason.PRUNED, message, namespace="" if torn_down else None)
             case RolledBack(unit=unit, failed_revision=failed, restored=restored, reason=reason):
                 message = f"rolled back from r{failed} to r{restored.revision}: {reason}"
-                self._post(unit, EventReason.ROLLED_BACK, message)
-            case RolloutFailed(unit=unit, reason=reason):
-                self._post(unit, EventReason.ROLLOUT_FAILED, reason)
+                self._post(unit, EventReason.REVISION_ROLLED_BACK, message)
+            case RevisionDeployFailed(unit=unit, reason=reason):
+                self._post(unit, EventReason.REVISION_DEPLOY_FAILED, reason)
 
     def _post(self, unit: str, reason: EventReason, message: str, *, namespace: str | None = None) -> None:
         """On the unit's Deployment, in the namespace of its last successful render."""

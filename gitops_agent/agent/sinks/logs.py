@@ -8,9 +8,10 @@ from gitops_agent.agent.outcomes import (
     FetchFailed,
     Outcome,
     RepositorySynced,
-    RevisionRolledOut,
+    RevisionDeployed,
+    RevisionDeployFailed,
+    RevisionDeploying,
     RolledBack,
-    RolloutFailed,
     UnitSynced,
 )
 from gitops_agent.core.logs import fields, get_logger
@@ -24,8 +25,10 @@ class LogSink:
         match outcome:
             case UnitSynced(result=result) if result.state is SyncState.FAILED:
                 log.warning("sync failed: %s", result.error)
-            case RevisionRolledOut(applied=applied):
-                log.info("revision rolled out", extra=fields(objects=applied))
+            case RevisionDeploying(applied=applied):
+                log.info("revision deploying", extra=fields(objects=applied))
+            case RevisionDeployed(revision=revision):
+                log.info("revision %s deployed (healthy)", revision)
             case DriftCorrected(changes=changes):
                 log.info("drift corrected", extra=fields(objects=[str(c.key) for c in changes]))
             case RepositorySynced(prune_refused=refused) if refused:
@@ -38,5 +41,5 @@ class LogSink:
                 log.warning("rolled back to r%s: %s", restored.revision, reason)
                 if refused:
                     log.warning("rollback left the failed revision's extra objects: %s", refused)
-            case RolloutFailed(reason=reason):
-                log.warning("rollout failed: %s", reason)
+            case RevisionDeployFailed(reason=reason):
+                log.warning("revision failed to deploy: %s", reason)

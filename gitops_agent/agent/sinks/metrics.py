@@ -10,6 +10,7 @@ from gitops_agent.agent.outcomes import (
     Fetched,
     FetchFailed,
     HealthChanged,
+    HistoryLoaded,
     LeadershipChanged,
     Outcome,
     Pruned,
@@ -51,6 +52,8 @@ class MetricsSink:
                 m.set_source_commit(snapshot.commit)
             case FetchFailed():
                 m.fetch_failures.inc()
+            case HistoryLoaded(inventory=inventory) if inventory.latest is not None:
+                m.set_revision_state(inventory.unit, inventory.latest.result.value)
             case UnitRemoved(unit=unit):
                 m.forget(unit)
             case LeadershipChanged(leading=leading):
