@@ -11,11 +11,10 @@ in `api` mode (etcd + kube-apiserver), so that both cold runs really are cold:
 * cluster A, gitops-agent: cold sync (all creates), no-op resync, a one-deployment change (the image
   tag of the first deployment, a managed one). Each phase is `sync()` in a fresh child process
   (this script with `--child-sync`); `seconds` is the `sync()` call (time.perf_counter).
-* cluster B, the Go-built kubectl: the same objects, rendered and stamped the way the sync does it
-  (`render_unit` + `stamp_revision`; revision 2 for the changed deployment), written to one
-  multi-document YAML file and applied with `kubectl apply --server-side --field-manager=bench`:
-  cold, again unchanged, after the same change. `seconds` is the whole kubectl process (including
-  its discovery).
+* cluster B, the Go-built kubectl: the same objects, rendered the way the sync does it
+  (`render_unit`), written to one multi-document YAML file and applied with
+  `kubectl apply --server-side --field-manager=bench`: cold, again unchanged, after the same
+  change. `seconds` is the whole kubectl process (including its discovery).
 
 Target namespaces are created in the setup (not measured) on both clusters; gitops-agent's own
 state namespace and seed Secret are part of its cold sync.
@@ -59,7 +58,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from gitops_agent.core.objects import ObjectKey
 from gitops_agent.kube.client import KubeClient, connect
 from gitops_agent.localcluster import LocalCluster, Mode
-from gitops_agent.manifests import PLACEHOLDER_SEED, dump_yaml, load_repository, render_unit, stamp_revision
+from gitops_agent.manifests import PLACEHOLDER_SEED, dump_yaml, load_repository, render_unit
 from gitops_agent.reconcile.sync import DEFAULT_STATE_NAMESPACE
 
 NAMESPACE = "agents"
@@ -203,17 +202,15 @@ def change_image(root: Path, name: str) -> None:
     path.write_text(text.replace(OLD_TAG, NEW_TAG, 1))
 
 
-def render_repo(root: Path, revisions: Mapping[str, int]) -> dict[str, list[dict[str, Any]]]:
-    """Every unit's stamped manifests, the way the sync renders them (fails loudly on any problem)."""
+def render_repo(root: Path) -> dict[str, list[dict[str, Any]]]:
+    """Every unit's manifests, the way the sync renders them (fails loudly on any problem)."""
     load = load_repository(root)
     if not load.valid or load.settings is None:
         problems = "\n  ".join(str(p) for p in load.all_problems())
         raise SystemExit(f"the generated repository is invalid:\n  {problems}")
     rendered = {}
     for unit in load.units:
-        objects = render_unit(unit, load.settings, secret_seed=PLACEHOLDER_SEED)
-        revision = revisions.get(unit.name, 1)
-        rendered[unit.name] = stamp_revision(objects, revision=revision, commit="local")
+        rendered[unit.name] = render_unit(unit, load.settings, secret_seed=PLACEHOLDER_SEED).manifests
     return rendered
 
 
@@ -481,12 +478,12 @@ def prepare(work: Path, deployments: int) -> Setup:
     """Generate and validate the repository; render the before/after bundles for kubectl."""
     repo = work / "repo"
     changed = generate_repo(repo, deployments)[0]
-    rendered = render_repo(repo, {})
+    rendered = render_repo(repo)
     write_bundle(work / "before.yaml", rendered)
     changed_repo = work / "changed-repo"
     shutil.copytree(repo, changed_repo)
     change_image(changed_repo, changed)
-    write_bundle(work / "after.yaml", render_repo(changed_repo, {changed: 2}))
+    write_bundle(work / "after.yaml", render_repo(changed_repo))
     return Setup(repo, changed, rendered, work / "before.yaml", work / "after.yaml")
 
 

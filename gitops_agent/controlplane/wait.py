@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from gitops_agent.core.errors import ClusterError
@@ -40,15 +40,20 @@ class Phase(StrEnum):
 
 @dataclass(frozen=True)
 class Wanted:
-    """Which revision to wait for: a number, the one first seen at a commit, or (neither) the newest."""
+    """Which revision to wait for: a number, one that contains a commit, or (neither) the newest."""
 
     deployment: str
     revision: int | None = None
     commit: str | None = None
+    contains: Callable[[str], bool] | None = field(default=None, compare=False, repr=False)
+    """With the repository at hand: whether a revision's commit includes `commit` (descends from it).
+    Without it, only the revision recorded at `commit` itself matches."""
 
     def describe(self) -> str:
         if self.revision is not None:
             return f"revision {self.revision} of {self.deployment}"
+        if self.commit and self.contains is not None:
+            return f"a revision of {self.deployment} that contains commit {self.commit[:12]}"
         if self.commit:
             return f"the revision of {self.deployment} at commit {self.commit[:12]}"
         return f"the newest revision of {self.deployment}"
@@ -57,7 +62,9 @@ class Wanted:
         if self.revision is not None:
             return record.revision == self.revision
         commit = (self.commit or "").lower()
-        return len(commit) >= 4 and record.commit.lower().startswith(commit)
+        if len(commit) >= 4 and record.commit.lower().startswith(commit):
+            return True
+        return self.contains is not None and self.contains(record.commit)
 
 
 @dataclass(frozen=True)
@@ -80,10 +87,15 @@ class Observation:
 
 
 def find_record(inventory: Inventory, wanted: Wanted) -> RevisionRecord | None:
-    """The asked record: newest when nothing is asked, else the newest one matching."""
+    """The asked record: newest when nothing is asked; for a commit, a Deployed (or since Superseded)
+    revision that contains it, else the newest that does; else the newest one matching."""
     if wanted.revision is None and not wanted.commit:
         return inventory.latest
-    return next((r for r in inventory.history if wanted.matches(r)), None)
+    matching = [r for r in inventory.history if wanted.matches(r)]
+    if wanted.commit:
+        ran = (RevisionState.DEPLOYED, RevisionState.SUPERSEDED)
+        return next((r for r in matching if r.result in ran), matching[0] if matching else None)
+    return matching[0] if matching else None
 
 
 def needs_health(inventory: Inventory | None, wanted: Wanted) -> bool:

@@ -29,8 +29,9 @@ from gitops_agent.engine.diff import Action, ObjectChange
 from gitops_agent.engine.live import ListedLive, LiveView
 from gitops_agent.engine.prune import PrunePolicy, PruneRefusedError, check_guards, plan_prune, prune_entry
 from gitops_agent.kube.client import KubeClient
-from gitops_agent.manifests import RenderedUnit, RepositoryLoad, render_unit
-from gitops_agent.source import Snapshot
+from gitops_agent.manifests import MANIFESTS_UNIT, RenderedUnit, RepositoryLoad, render_unit
+from gitops_agent.manifests.settings import SETTINGS_FILE
+from gitops_agent.source import CommitInfo, Snapshot
 from gitops_agent.state.inventory import Inventory, RevisionState, with_applied, without
 from gitops_agent.state.loadcache import load_snapshot
 from gitops_agent.state.revisions import (
@@ -148,7 +149,7 @@ def sync(
     with ThreadPoolExecutor(options.workers * 2, thread_name_prefix="object") as pool:
         context = _UnitContext(
             kube, snapshot, options, pool, live or ListedLive.prefetch(kube, _keys(rendered, inventories)),
-            _missing_namespaces(kube, rendered), self_heal, restore, on_unit,
+            _missing_namespaces(kube, rendered), self_heal, restore, on_unit, _sources(load),
         )  # fmt: skip
         with ThreadPoolExecutor(options.workers, thread_name_prefix="unit") as unit_pool:
             synced = list(unit_pool.map(lambda r: sync_unit(context, r, inventories.get(r.name)), rendered))
@@ -175,6 +176,8 @@ class _UnitContext:
     self_heal: bool
     restore: Restore | None
     on_unit: Callable[[UnitResult], None] | None
+    sources: Mapping[str, tuple[str, ...]]
+    """Each unit's files (what it renders from, with the settings file)."""
 
 
 def _report(on_unit: Callable[[UnitResult], None] | None, result: UnitResult) -> UnitResult:
@@ -209,6 +212,11 @@ def _render_all(
     return rendered, failed
 
 
+def _sources(load: RepositoryLoad) -> dict[str, tuple[str, ...]]:
+    """What each unit renders from: its files (all of `manifests/`, so a deleted file counts too)."""
+    return {u.name: (MANIFESTS_UNIT,) if u.name == MANIFESTS_UNIT else u.files for u in load.units}
+
+
 def _keys(rendered: Iterable[RenderedUnit], inventories: Mapping[str, Inventory]) -> list[ObjectKey]:
     keys = [o.key for r in rendered for o in r.objects]
     return keys + [e.key for inv in inventories.values() for e in inv.objects]
@@ -232,7 +240,9 @@ def sync_unit(
     """
     name = rendered.name
     try:
-        revision = plan_revision(inventory, rendered.spec_hash, context.snapshot, restore=context.restore)
+        revision = plan_revision(
+            inventory, rendered.spec_hash, _credit(context, rendered, inventory), restore=context.restore
+        )
     except GitopsAgentError as err:
         return _report(context.on_unit, UnitResult(name, SyncState.FAILED, error=f"{name}: {err}")), None
     if revision.held:
@@ -273,6 +283,15 @@ def sync_unit(
         ), kept
     kept = after_attempt(with_applied(known, _live(done)), revision, applied_any=not unchanged)
     return _report(context.on_unit, result), kept
+
+
+def _credit(context: _UnitContext, rendered: RenderedUnit, inventory: Inventory | None) -> CommitInfo:
+    """The newest commit that changed what the unit renders from, since its last revision."""
+    latest = inventory.latest if inventory else None
+    if latest is not None and latest.spec_hash == rendered.spec_hash:
+        return context.snapshot.info  # not a new revision: nothing to credit
+    paths = (*context.sources.get(rendered.name, ()), SETTINGS_FILE)
+    return context.snapshot.credit(paths, since=latest.commit if latest else None)
 
 
 def _live(planned: Iterable[PlannedObject]) -> list[tuple[ObjectKey, dict[str, Any] | None]]:

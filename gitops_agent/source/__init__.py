@@ -21,11 +21,13 @@ from gitops_agent.core.errors import ConfigError
 from gitops_agent.source.auth import GitAuth, ssh_command
 from gitops_agent.source.dirsource import DirSource
 from gitops_agent.source.gitsource import GitSource
-from gitops_agent.source.snapshot import LOCAL_COMMIT, Snapshot, Source
+from gitops_agent.source.snapshot import LOCAL_COMMIT, CommitInfo, CommitLog, Snapshot, Source
 from gitops_agent.source.urls import is_url
 
 __all__ = [
     "LOCAL_COMMIT",
+    "CommitInfo",
+    "CommitLog",
     "DirSource",
     "GitAuth",
     "GitSource",

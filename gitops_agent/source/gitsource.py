@@ -21,10 +21,10 @@ import re
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 from git import Git, Repo
@@ -32,7 +32,7 @@ from git.exc import CommandError, GitCommandError, InvalidGitRepositoryError, No
 
 from gitops_agent.core.errors import ConfigError, SourceError
 from gitops_agent.source.auth import GitAuth, git_environment, ssh_command_for
-from gitops_agent.source.snapshot import Snapshot, normalize_sub_path, resolve_sub_path
+from gitops_agent.source.snapshot import CommitInfo, Snapshot, normalize_sub_path, resolve_sub_path
 from gitops_agent.source.urls import RepoUrl, Transport, git_error_text, is_url, parse_repo_url
 from gitops_agent.source.worktrees import WorktreeStore
 
@@ -102,6 +102,15 @@ class GitSource:
 
     def version(self, snapshot: Snapshot) -> str:
         return snapshot.commit
+
+    def log_at(self, commit: str) -> GitLog:
+        """The history up to `commit` (fetched before: `fetch()` brings every branch's commits in)."""
+        with self._open_repo() as repo:
+            try:
+                sha = repo.git.rev_parse("--verify", f"{commit}^{{commit}}").strip()
+            except GitCommandError as err:
+                raise SourceError(f"{commit!r} names no commit of {self._url.url}", retryable=False) from err
+        return GitLog(self._repo_dir, sha, self._sub_path)
 
     def change_trigger(self) -> None:
         """Git changes are noticed by polling and webhooks."""
@@ -186,22 +195,76 @@ class GitSource:
         )
 
     def _snapshot(self, repo: Repo, sha: str, tree: Path) -> Snapshot:
-        commit = repo.commit(sha)
-        message = commit.message
-        if isinstance(message, bytes):
-            message = message.decode("utf-8", errors="replace")
+        info = _commit_info(repo, sha)
         where = f"commit {sha[:12]} of {self._url.url}"
         return Snapshot(
             commit=sha,
             path=resolve_sub_path(tree, self._sub_path, where=where),
-            author=f"{commit.author.name} <{commit.author.email}>",
-            message=message,
-            time=commit.committed_datetime.astimezone(UTC),
+            author=info.author,
+            message=info.message,
+            time=info.time,
             ref=self._ref,
+            log=GitLog(self._repo_dir, sha, self._sub_path),
         )
 
 
 @functools.cache
+class GitLog:
+    """`git log` over the source's cached clone, up to one snapshot's commit."""
+
+    def __init__(self, repo_path: Path, until: str, sub_path: str) -> None:
+        self.repo_path = repo_path
+        self.until = until
+        self.sub_path = sub_path
+
+    def last_change(self, paths: Sequence[str], *, since: str | None) -> CommitInfo | None:
+        if not paths:
+            return None
+        pathspecs = [str(PurePosixPath(self.sub_path, p)) if self.sub_path else p for p in paths]
+        repo = Repo(self.repo_path)
+        try:
+            ranges = (
+                [f"{since}..{self.until}", self.until]
+                if since and self._is_ancestor(repo, since)
+                else [self.until]
+            )
+            for revision_range in ranges:
+                found = repo.git.log("-1", "--format=%H", revision_range, "--", *pathspecs)
+                if found:
+                    return _commit_info(repo, found.strip())
+            return None
+        except GitCommandError as err:
+            log.warning("cannot read the history of %s: %s", ", ".join(pathspecs), err)
+            return None
+        finally:
+            repo.close()
+
+    def includes(self, commit: str) -> bool:
+        """Whether `commit` is `until` or one of its ancestors (False when either is unknown here)."""
+        with Repo(self.repo_path) as repo:
+            return self._is_ancestor(repo, commit)
+
+    def _is_ancestor(self, repo: Repo, commit: str) -> bool:
+        try:
+            repo.git.merge_base("--is-ancestor", commit, self.until)
+        except GitCommandError:
+            return False  # not an ancestor (a force push), or unknown
+        return True
+
+
+def _commit_info(repo: Repo, sha: str) -> CommitInfo:
+    commit = repo.commit(sha)
+    message = commit.message
+    if isinstance(message, bytes):
+        message = message.decode("utf-8", errors="replace")
+    return CommitInfo(
+        sha,
+        f"{commit.author.name} <{commit.author.email}>",
+        message,
+        commit.committed_datetime.astimezone(UTC),
+    )
+
+
 def _check_git_version() -> None:
     """Credentials travel in GIT_CONFIG_COUNT variables, which older git silently ignores."""
     try:

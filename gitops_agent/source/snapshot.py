@@ -7,7 +7,8 @@ both sources must refuse the same escapes (`..`, absolute paths, symlinks out of
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Protocol, runtime_checkable
@@ -16,6 +17,25 @@ from gitops_agent.core.errors import ConfigError, SourceError
 from gitops_agent.core.triggers import Trigger
 
 LOCAL_COMMIT = "local"
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    """Who changed what, when: the part of a commit a revision records."""
+
+    commit: str
+    author: str
+    message: str
+    time: datetime
+
+
+class CommitLog(Protocol):
+    """The history behind a snapshot (a Git source has one; a folder does not)."""
+
+    def last_change(self, paths: Sequence[str], *, since: str | None) -> CommitInfo | None:
+        """The newest commit up to the snapshot that changed any of `paths` (relative to the snapshot's
+        root), after `since` when that is an ancestor; None when none did."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -32,6 +52,17 @@ class Snapshot:
     message: str  # full commit message, "" for a DirSource
     time: datetime  # commit time (tz-aware UTC); for a DirSource the newest mtime
     ref: str  # what was asked for: branch, tag or sha, or the directory
+    log: CommitLog | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def info(self) -> CommitInfo:
+        return CommitInfo(self.commit, self.author, self.message, self.time)
+
+    def credit(self, paths: Sequence[str], *, since: str | None) -> CommitInfo:
+        """The commit a change of `paths` is credited to: the newest one that touched them (since
+        `since`), else the snapshot's own commit (a folder source, or nothing in range touched them)."""
+        found = self.log.last_change(paths, since=since) if self.log is not None else None
+        return found or self.info
 
     @property
     def short_commit(self) -> str:

@@ -184,6 +184,11 @@ class InventoryStore:
             inventories[inventory.unit] = inventory
         return inventories
 
+    def load(self, unit: str) -> Inventory | None:
+        """One unit's inventory, in one GET (None when it has none)."""
+        live = self.kube.get("v1", "ConfigMap", configmap_name(unit), self.namespace)
+        return parse_configmap(live) if live is not None else None
+
     def save(self, inventory: Inventory) -> None:
         """Server-side apply the unit's ConfigMap (we are its only writer)."""
         self.kube.apply(to_configmap(inventory, self.namespace), force=True)

@@ -26,7 +26,7 @@ from datetime import UTC
 
 from gitops_agent.core.errors import GitopsAgentError
 from gitops_agent.kube.client import KubeClient
-from gitops_agent.source import Snapshot
+from gitops_agent.source import CommitInfo
 from gitops_agent.state.inventory import Inventory, InventoryStore, RevisionRecord, RevisionState
 
 REASON_LIMIT = 500
@@ -75,9 +75,13 @@ def next_revision(inventory: Inventory | None, spec_hash: str) -> tuple[int, boo
 
 
 def plan_revision(
-    inventory: Inventory | None, spec_hash: str, snapshot: Snapshot, *, restore: Restore | None = None
+    inventory: Inventory | None, spec_hash: str, credit: CommitInfo, *, restore: Restore | None = None
 ) -> RevisionPlan:
-    """The revision a sync of this render is (RollbackError when a restore's commit renders otherwise)."""
+    """The revision a sync of this render is (RollbackError when a restore's commit renders otherwise).
+
+    `credit` is the commit a new revision is recorded at: the newest one that changed what the unit
+    renders from (`Snapshot.credit`), not whichever commit happened to be synced.
+    """
     if restore is not None:
         target = restore.target
         if target.spec_hash != spec_hash:
@@ -89,15 +93,15 @@ def plan_revision(
     latest = inventory.latest if inventory else None
     record = RevisionRecord(
         revision=revision,
-        commit=snapshot.commit,
+        commit=credit.commit,
         spec_hash=spec_hash,
-        author=snapshot.author,
-        message=snapshot.message,
-        time=snapshot.time.astimezone(UTC).isoformat(timespec="seconds"),
+        author=credit.author,
+        message=credit.message,
+        time=credit.time.astimezone(UTC).isoformat(timespec="seconds"),
         result=RevisionState.DEPLOYING,
     )
     if latest is None or is_new:
-        return RevisionPlan(revision, snapshot.commit, True, False, False, record)
+        return RevisionPlan(revision, credit.commit, True, False, False, record)
     settled = latest.result in (RevisionState.DEPLOYED, RevisionState.DEPLOYING)
     held = latest.result is RevisionState.ROLLED_BACK
     return RevisionPlan(revision, latest.commit, False, settled, held, latest)
@@ -208,7 +212,7 @@ class RevisionLedger:
         return self.store.load_all()
 
     def load(self, unit: str) -> Inventory | None:
-        return self.store.load_all().get(unit)
+        return self.store.load(unit)
 
     def save_changed(
         self,

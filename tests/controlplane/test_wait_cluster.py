@@ -103,3 +103,44 @@ def test_a_failed_or_rolled_back_revision_fails_the_wait_with_its_reason(
         code, out, err = _wait(cluster, deployments_repo, "--commit", sha, "--timeout", "30")
         assert code == 1, out + err
         assert f"gitops-agent wait: revision 1 of {UNIT} {expected}: {reason}" in err
+
+
+def _mark(repo: DeploymentsRepo, unit: str, revision: int, state: RevisionState) -> None:
+    """Record what the agent's rollout tracker would (this api-mode cluster runs no pods)."""
+    store = InventoryStore(repo.kube, repo.namespace)
+    inventory = store.load_all()[unit]
+    record = inventory.find(revision)
+    assert record is not None
+    store.save(inventory.record(replace(record, result=state)))
+
+
+def test_with_the_repository_wait_follows_commits_not_the_newest_record(
+    cluster: LocalCluster, deployments_repo: DeploymentsRepo
+) -> None:
+    """Story 2 of the revision issue: `set-image` then at once `wait` reported the old revision ready.
+
+    Story 1: with `--commit`, a revision *containing* the commit counts, whichever deployment the
+    commit changed.
+    """
+    repo, bare = deployments_repo, str(deployments_repo.upstream.bare)
+    assert _sync(repo) == 1
+    _mark(repo, UNIT, 1, RevisionState.DEPLOYED)
+    sha = _set_image(repo, "ghcr.io/example/research-assistant:0.4.0")
+    # the agent has not synced it: the newest commit's revision is not recorded, so this is no success
+    code, out, err = _wait(cluster, repo, "--repo", bare, "--timeout", "2")
+    assert code == 1 and "is not recorded yet" in err, out + err
+    assert f"a revision of {UNIT} that contains commit {sha[:12]}" in out
+
+    assert _sync(repo) == 2
+    _mark(repo, UNIT, 2, RevisionState.DEPLOYED)
+    code, out, err = run_cli(  # a later commit that does not change UNIT
+        "set-image", "support-bot", "ghcr.io/example/support-bot:1.4.3", "--repo", bare, "--format", "json"
+    )
+    assert code == 0, err
+    later = str(json.loads(out)["commit"])
+    for args in (("--commit", sha), ("--commit", later), ()):
+        code, out, err = _wait(cluster, repo, "--repo", bare, *args, "--timeout", "10")
+        assert code == 0, (args, out + err)
+        assert out.strip().splitlines()[-1] == f"ready: revision 2 of {UNIT} is Deployed (healthy)"
+    code, out, err = _wait(cluster, repo, "--repo", bare, "--commit", later, "--timeout", "10")
+    assert f"{later[:12]} does not change {UNIT}; it runs as of {sha[:12]}" in out

@@ -76,9 +76,10 @@ def test_a_pushed_change_updates_only_that_deployment_and_bumps_its_revision(
     latest = inventory.latest
     assert latest is not None and (latest.revision, latest.commit) == (2, sha)
     assert latest.message.startswith("research-assistant: image 0.4.0") and latest.author.startswith("Alice")
-    # applied, not known healthy (no agent tracks it, no --wait): Deploying; r1 still Deployed
+    # applied, not known healthy (no agent tracks it, no --wait): Deploying; and r1, never confirmed
+    # healthy either, was replaced before it was Deployed: Skipped
     assert latest.result is RevisionState.DEPLOYING
-    assert inventory.history[1].result is RevisionState.DEPLOYED
+    assert inventory.history[1].result is RevisionState.SKIPPED
     live = _live(kube, ObjectKey("apps/v1", "Deployment", repo.namespace, "research-assistant"))
     assert live is not None and live["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":0.4.0")
 
