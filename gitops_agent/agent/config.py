@@ -36,6 +36,8 @@ class AgentConfig:
     workers: int = 8
     force_conflicts: bool = True
     api_token: str | None = field(default=None, repr=False)
+    instance: str = ""
+    """This instance's id ("": the state namespace); see `SyncOptions.instance`."""
 
     def __post_init__(self) -> None:
         if self.poll_interval < 1 or self.resync_interval < 1:

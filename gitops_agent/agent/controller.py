@@ -81,8 +81,14 @@ class Agent:
         self.queue = WorkQueue()
         self.backoff = Backoff()
         self.source: Source = self._open_source(config.ref)
-        self.ledger = RevisionLedger(kube, config.state_namespace)
-        self.events = EventRecorder(kube, instance=config.identity, state_namespace=config.state_namespace)
+        self.ledger = RevisionLedger(kube, config.state_namespace, config.instance)
+        self.events = EventRecorder(
+            kube,
+            instance=config.identity,
+            state_namespace=config.state_namespace,
+            read=self._read_live,
+            owner=config.instance,
+        )
         self.outcomes = Outcomes()
         for sink in (MetricsSink(self.metrics), BoardSink(self.board), EventsSink(self.events), LogSink()):
             self.outcomes.subscribe(sink)
@@ -148,6 +154,7 @@ class Agent:
             apply=ApplyOptions(force_conflicts=self.config.force_conflicts),
             workers=self.config.workers,
             units=units,
+            instance=self.config.instance,
         )
 
     # -- life cycle ----------------------------------------------------------------------------

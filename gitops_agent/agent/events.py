@@ -19,11 +19,13 @@ import enum
 import secrets
 import threading
 import time
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from gitops_agent.core.errors import ClusterError
 from gitops_agent.core.logs import get_logger
+from gitops_agent.core.objects import ObjectKey
 from gitops_agent.kube.client import KubeClient
 from gitops_agent.source.urls import scrub_text
 from gitops_agent.state.inventory import configmap_name
@@ -57,9 +59,19 @@ class EventRecorder:
     """Posts core/v1 Events about a deployment's Deployment object (best effort, never raises)."""
 
     def __init__(
-        self, kube: KubeClient, *, instance: str, state_namespace: str = "", min_interval: float = 60.0
+        self,
+        kube: KubeClient,
+        *,
+        instance: str,
+        state_namespace: str = "",
+        min_interval: float = 60.0,
+        read: Callable[[ObjectKey], Mapping[str, Any] | None] | None = None,
+        owner: str = "",
     ) -> None:
+        self.owner = owner
         self.kube = kube
+        self.read = read or (lambda key: kube.get(key.api_version, key.kind, key.name, key.namespace))
+        """How the Deployment an Event is about is looked up (the running agent: its watch cache)."""
         self.instance = instance
         self.state_namespace = state_namespace
         self.min_interval = min_interval
@@ -87,12 +99,12 @@ class EventRecorder:
 
     def _target(self, deployment: str, namespace: str) -> dict[str, str] | None:
         """The involved object: the Deployment when it exists, else the unit's inventory ConfigMap."""
-        live = self.kube.get("apps/v1", "Deployment", deployment, namespace) if namespace else None
+        live = self.read(ObjectKey("apps/v1", "Deployment", namespace, deployment)) if namespace else None
         if live is not None:
             return _reference("apps/v1", "Deployment", live["metadata"])
         if not self.state_namespace:
             return None
-        name = configmap_name(deployment)
+        name = configmap_name(deployment, self.owner, self.state_namespace)
         inventory = self.kube.get("v1", "ConfigMap", name, self.state_namespace)
         meta = inventory["metadata"] if inventory else {"name": name, "namespace": self.state_namespace}
         return _reference("v1", "ConfigMap", meta)

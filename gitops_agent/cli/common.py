@@ -34,6 +34,13 @@ def add_cluster_flags(parser: argparse.ArgumentParser) -> None:
         help="namespace holding inventories, revision history and the password seed "
         "(env GITOPS_AGENT_STATE_NAMESPACE; default %(default)s)",
     )
+    group.add_argument(
+        "--instance",
+        default=os.environ.get("GITOPS_AGENT_INSTANCE", ""),
+        help="this agent instance's id (env GITOPS_AGENT_INSTANCE; default: the state namespace): "
+        "objects and inventories carry it, and an instance never touches another's objects. Two "
+        "agents sharing one state namespace need different ids",
+    )
 
 
 def add_repo_flags(parser: argparse.ArgumentParser) -> None:

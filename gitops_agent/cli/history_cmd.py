@@ -40,7 +40,7 @@ def register(subparsers: Any) -> None:
 
 
 def _history(args: argparse.Namespace) -> int:
-    inventories = InventoryStore(kube_from(args), args.state_namespace).load_all()
+    inventories = InventoryStore(kube_from(args), args.state_namespace, args.instance).load_all()
     inventory = inventories.get(args.name)
     if inventory is None:
         known = ", ".join(sorted(inventories)) or "none"
@@ -69,7 +69,7 @@ def _status(args: argparse.Namespace) -> int:
     if args.agent_url:
         return _agent_status(args.agent_url, args.format)
     kube = kube_from(args)
-    inventories = InventoryStore(kube, args.state_namespace).load_all()
+    inventories = InventoryStore(kube, args.state_namespace, args.instance).load_all()
     rows = []
     for name, inventory in sorted(inventories.items()):
         health = None if args.no_health else check_unit(kube, name, [e.key for e in inventory.objects])

@@ -60,6 +60,13 @@ def register(subparsers: Any) -> None:
         "default: the pod's namespace)",
     )
     g.add_argument(
+        "--instance",
+        default=ENV("GITOPS_AGENT_INSTANCE", ""),
+        help="this agent instance's id (env GITOPS_AGENT_INSTANCE; default: the state namespace): "
+        "objects and inventories carry it, and an instance never touches another's objects. Two "
+        "agents sharing one state namespace need different ids",
+    )
+    g.add_argument(
         "--listen",
         default=ENV("GITOPS_AGENT_LISTEN", "0.0.0.0:8080"),
         help="HTTP address for probes, metrics, webhooks, API and page (env GITOPS_AGENT_LISTEN)",
@@ -147,7 +154,10 @@ def config_from(args: argparse.Namespace) -> AgentConfig:
         resync_interval=args.resync_interval,
         webhook_secret=secret.encode() if secret else None,
         leader_elect=args.leader_elect,
-        lease_name=args.lease_name,
+        lease_name=args.lease_name
+        if args.lease_name != "gitops-agent" or not args.instance
+        else (f"gitops-agent-{args.instance}"),
+        instance=args.instance,
         lease_duration=args.lease_duration,
         identity=default_identity(),
         workers=args.workers,

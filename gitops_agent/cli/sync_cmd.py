@@ -90,6 +90,7 @@ def _options(args: argparse.Namespace, *, dry_run: bool) -> SyncOptions:
         ),
         workers=args.workers,
         units=frozenset(args.units) if args.units else None,
+        instance=args.instance,
     )
 
 
@@ -121,7 +122,7 @@ def _wait(kube: KubeClient, report: SyncReport, args: argparse.Namespace) -> dic
     units = {u.unit: u.keys for u in report.units if u.state is SyncState.SYNCED}
     progress = (lambda h: print(progress_line(h), flush=True)) if args.format == "text" else None
     healths = wait_for_health(kube, units, timeout_seconds=args.timeout, on_progress=progress)
-    ledger = RevisionLedger(kube, args.state_namespace)
+    ledger = RevisionLedger(kube, args.state_namespace, args.instance)
     for result in report.units:
         health = healths.get(result.unit)
         if health is None or result.revision is None:

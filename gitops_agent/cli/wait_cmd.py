@@ -61,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
         kube_from(args),
         state_namespace=args.state_namespace,
         wanted=wanted,
+        instance=args.instance,
         timeout_seconds=args.timeout,
         poll_seconds=args.poll,
         on_change=_print_progress,

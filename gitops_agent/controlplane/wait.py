@@ -25,10 +25,9 @@ from gitops_agent.engine.health import UnitHealth, check_unit
 from gitops_agent.kube.client import KubeClient
 from gitops_agent.state.inventory import (
     Inventory,
+    InventoryStore,
     RevisionRecord,
     RevisionState,
-    configmap_name,
-    parse_configmap,
 )
 
 
@@ -160,10 +159,9 @@ def _detail(health: UnitHealth) -> str:
     return f"{culprit.key}: {culprit.message}" if culprit else health.summary
 
 
-def observe(kube: KubeClient, state_namespace: str, wanted: Wanted) -> Observation:
+def observe(kube: KubeClient, state_namespace: str, wanted: Wanted, instance: str = "") -> Observation:
     """One poll: read the deployment's inventory, check health when it matters, assess."""
-    live = kube.get("v1", "ConfigMap", configmap_name(wanted.deployment), state_namespace)
-    inventory = parse_configmap(live) if live is not None else None
+    inventory = InventoryStore(kube, state_namespace, instance).load(wanted.deployment)
     health = None
     if inventory is not None and needs_health(inventory, wanted):
         health = check_unit(kube, wanted.deployment, sorted(inventory.keys))
@@ -175,6 +173,7 @@ def wait_for_revision(
     *,
     state_namespace: str,
     wanted: Wanted,
+    instance: str = "",
     timeout_seconds: float,
     poll_seconds: float = 2.0,
     on_change: Callable[[Observation], None] | None = None,
@@ -189,7 +188,7 @@ def wait_for_revision(
     shown = ""
     while True:
         try:
-            seen = observe(kube, state_namespace, wanted)
+            seen = observe(kube, state_namespace, wanted, instance)
         except ClusterError as err:
             if not err.retryable:
                 raise

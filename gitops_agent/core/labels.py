@@ -14,6 +14,8 @@ LABEL_NAME = "app.kubernetes.io/name"
 LABEL_INSTANCE = "app.kubernetes.io/instance"
 LABEL_COMPONENT = "app.kubernetes.io/component"
 LABEL_DEPLOYMENT = "gitops-agent.dev/deployment"
+LABEL_OWNER = "gitops-agent.dev/instance"
+"""The agent instance that owns an object or inventory (`--instance`, default its state namespace)."""
 MANAGED_BY = FIELD_MANAGER
 """Value of LABEL_MANAGED_BY on every object gitops-agent applies."""
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from gitops_agent.core.errors import ClusterError
 from gitops_agent.core.kinds import Recreate, kind_of
-from gitops_agent.core.labels import LABEL_DEPLOYMENT, LABEL_MANAGED_BY, MANAGED_BY
+from gitops_agent.core.labels import LABEL_DEPLOYMENT, LABEL_MANAGED_BY, LABEL_OWNER, MANAGED_BY
 from gitops_agent.core.objects import ObjectKey
 from gitops_agent.engine.diff import Action, ObjectChange, describe_change, desired_in_live, same, yaml_diff
 from gitops_agent.kube.client import InvalidObjectError, KubeClient
@@ -61,12 +61,34 @@ class ApplyOptions:
     """Take fields another field manager owns (kubectl edits, ...): Git wins. Self-heal needs it."""
     recreate_statefulsets: bool = False
     """Allow delete + re-create of a StatefulSet on an immutable change (its PVCs are kept)."""
+    owner: str = ""
+    """This agent instance: stamped on what it applies; objects of another instance are never touched."""
 
 
-def is_owned(live: Mapping[str, Any], unit: str) -> bool:
-    """Both ownership labels present with our values."""
+def is_owned(live: Mapping[str, Any], unit: str, owner: str = "") -> bool:
+    """Our ownership labels with our values: managed by us, for `unit`, by this instance.
+
+    An object without an instance label (applied before instances existed) counts as this instance's.
+    """
     labels = live.get("metadata", {}).get("labels") or {}
-    return bool(labels.get(LABEL_MANAGED_BY) == MANAGED_BY and labels.get(LABEL_DEPLOYMENT) == unit)
+    ours = labels.get(LABEL_MANAGED_BY) == MANAGED_BY and labels.get(LABEL_DEPLOYMENT) == unit
+    return bool(ours) and owner_of(live) in ("", owner or owner_of(live))
+
+
+def owner_of(live: Mapping[str, Any]) -> str:
+    """The agent instance that owns `live` ("" when it carries no instance label)."""
+    return str((live.get("metadata", {}).get("labels") or {}).get(LABEL_OWNER, ""))
+
+
+def owned_by(manifest: dict[str, Any], owner: str) -> dict[str, Any]:
+    """The manifest with this instance's label (a copy of the metadata; the rest is shared)."""
+    if not owner:
+        return manifest
+    metadata = {
+        **manifest["metadata"],
+        "labels": {**(manifest["metadata"].get("labels") or {}), LABEL_OWNER: owner},
+    }
+    return {**manifest, "metadata": metadata}
 
 
 def plan_object(
@@ -83,11 +105,8 @@ def plan_object(
     key = ObjectKey.of(desired)
     if not live_known:
         live = kube.get(key.api_version, key.kind, key.name, key.namespace)
-    if live is not None and not is_owned(live, unit):
-        raise OwnershipError(
-            f"{key} already exists and is not managed by gitops-agent for {unit!r}; "
-            "refusing to take it over (delete it or label it to adopt it)"
-        )
+    if live is not None and not is_owned(live, unit, options.owner):
+        raise OwnershipError(_not_ours(key, live, unit, options.owner))
     try:
         dry = kube.apply(desired, dry_run=True, force=options.force_conflicts)
     except InvalidObjectError as err:
@@ -103,11 +122,24 @@ def plan_object(
     return PlannedObject(unit, stage, key, desired, live, Action.UPDATE, yaml_diff(key, live, dry))
 
 
+def _not_ours(key: ObjectKey, live: Mapping[str, Any], unit: str, owner: str) -> str:
+    other = owner_of(live)
+    if other and owner and other != owner:
+        return (
+            f"{key} belongs to gitops-agent instance {other!r}, not to this one ({owner!r}); "
+            "an instance never touches another's objects (rename it, or sync it from that instance)"
+        )
+    return (
+        f"{key} already exists and is not managed by gitops-agent for {unit!r}; "
+        "refusing to take it over (delete it or label it to adopt it)"
+    )
+
+
 def unchanged_without_requests(
-    unit: str, stage: int, desired: dict[str, Any], live: dict[str, Any]
+    unit: str, stage: int, desired: dict[str, Any], live: dict[str, Any], *, owner: str = ""
 ) -> PlannedObject | None:
     """The fast path: an owned live object that already holds every desired field needs no request."""
-    if is_owned(live, unit) and desired_in_live(desired, live):
+    if is_owned(live, unit, owner) and desired_in_live(desired, live):
         return PlannedObject(unit, stage, ObjectKey.of(desired), desired, live, Action.UNCHANGED)
     return None
 

@@ -127,14 +127,14 @@ def check_guards(
         )
 
 
-def prune_entry(kube: KubeClient, unit: str, entry: InventoryEntry) -> ObjectChange:
-    """Delete one inventoried object if it is still ours (same uid, our labels)."""
+def prune_entry(kube: KubeClient, unit: str, entry: InventoryEntry, *, owner: str = "") -> ObjectChange:
+    """Delete one inventoried object if it is still ours (same uid, our labels, this instance's)."""
     key = entry.key
     live = kube.get(key.api_version, key.kind, key.name, key.namespace)
     if live is None:
         return ObjectChange(unit, key, Action.PRUNE, reason="already gone")
     uid = str(live.get("metadata", {}).get("uid", ""))
-    if not is_owned(live, unit):
+    if not is_owned(live, unit, owner):
         return ObjectChange(
             unit, key, Action.SKIPPED, reason="no longer carries our ownership labels: left alone"
         )

@@ -47,7 +47,7 @@ def roll_back(
     live: LiveView | None = None,
 ) -> RollbackResult:
     """Put `unit` back on the revision before `failed_revision` (RollbackError when impossible)."""
-    inventory = RevisionLedger(kube, options.state_namespace).load(unit)
+    inventory = RevisionLedger(kube, options.state_namespace, options.owner).load(unit)
     if inventory is None:
         raise RollbackError(f"{unit}: no inventory, nothing to roll back")
     if not any(r.revision == failed_revision for r in inventory.history):

@@ -22,6 +22,7 @@ from gitops_agent.engine.apply import (
     ApplyOptions,
     PlannedObject,
     apply_plan,
+    owned_by,
     plan_object,
     unchanged_without_requests,
 )
@@ -71,6 +72,18 @@ class SyncOptions:
     """Sync only these units (None: all); deployments are torn down only by a full sync."""
     self_heal: bool | None = None
     """Re-apply owned objects changed outside Git; None follows the settings (sync.selfHeal)."""
+    instance: str = ""
+    """This agent instance's id ("": its state namespace). Objects and inventories carry it; another
+    instance's are never planned, written or pruned."""
+
+    @property
+    def owner(self) -> str:
+        return self.instance or self.state_namespace
+
+    @property
+    def applying(self) -> ApplyOptions:
+        """The apply options with this instance as the owner."""
+        return replace(self.apply, owner=self.owner)
 
 
 @dataclass(frozen=True)
@@ -139,7 +152,7 @@ def sync(
     problems = tuple(str(p) for p in load.problems)
     if load.settings is None:
         return SyncReport(snapshot, (), problems or ("the settings file is invalid",))
-    ledger = RevisionLedger(kube, options.state_namespace)
+    ledger = RevisionLedger(kube, options.state_namespace, options.owner)
     inventories = ledger.load_all()
     seed = load_or_create_seed(kube, options.state_namespace, create=not options.dry_run)
     rendered, failed = _render_all(load, options, seed)
@@ -247,7 +260,7 @@ def sync_unit(
         return _report(context.on_unit, UnitResult(name, SyncState.FAILED, error=f"{name}: {err}")), None
     if revision.held:
         return _report(context.on_unit, _held(name, inventory, revision)), None
-    manifests = rendered.manifests
+    manifests = [owned_by(m, context.options.owner) for m in rendered.manifests]
     keys = tuple(ObjectKey.of(m) for m in manifests)
     result = UnitResult(
         name, SyncState.SYNCED, (), revision.revision, revision.commit, revision.is_new, keys=keys
@@ -267,7 +280,7 @@ def sync_unit(
             context.kube,
             context.pool,
             plan,
-            options=context.options.apply,
+            options=context.options.applying,
             on_applied=lambda p, live: applied.append(replace(p, live=live)),
         )
     except GitopsAgentError as err:
@@ -331,7 +344,7 @@ def plan_unit(
             )
         known, live = context.live.lookup(key)
         if fast and live is not None:
-            quick = unchanged_without_requests(unit, stage, manifest, live)
+            quick = unchanged_without_requests(unit, stage, manifest, live, owner=context.options.owner)
             if quick is not None:
                 return quick
         return plan_object(
@@ -339,7 +352,7 @@ def plan_unit(
             unit=unit,
             stage=stage,
             desired=manifest,
-            options=context.options.apply,
+            options=context.options.applying,
             live=live,
             live_known=known,
         )
@@ -388,7 +401,9 @@ def _prune(
         return _Pruned(tuple(changes), "", inventories)
     all_changes: list[ObjectChange] = []
     for unit, entries in plan.by_unit.items():
-        changes = list(context.pool.map(lambda e, u=unit: prune_entry(context.kube, u, e), entries))
+        changes = list(
+            context.pool.map(lambda e, u=unit: prune_entry(context.kube, u, e, owner=options.owner), entries)
+        )
         all_changes += changes
         inventories[unit] = without(inventories[unit], {c.key for c in changes})
     return _Pruned(tuple(all_changes), refusal, inventories)

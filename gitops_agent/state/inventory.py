@@ -15,7 +15,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gitops_agent.core.errors import GitopsAgentError
-from gitops_agent.core.labels import FIELD_MANAGER, LABEL_DEPLOYMENT, LABEL_MANAGED_BY, MANAGED_BY
+from gitops_agent.core.labels import (
+    FIELD_MANAGER,
+    LABEL_DEPLOYMENT,
+    LABEL_MANAGED_BY,
+    LABEL_OWNER,
+    MANAGED_BY,
+)
 from gitops_agent.core.objects import ObjectKey
 from gitops_agent.engine.prune import InventoryEntry
 from gitops_agent.kube.client import KubeClient
@@ -162,52 +168,66 @@ def without(inventory: Inventory, keys: Collection[ObjectKey]) -> Inventory:
     return replace(inventory, objects=tuple(e for e in inventory.objects if e.key not in keys))
 
 
-def configmap_name(unit: str) -> str:
-    return f"{NAME_PREFIX}{unit}"
+def configmap_name(unit: str, owner: str = "", namespace: str = "") -> str:
+    """`gitops-agent.<unit>`; an instance other than its state namespace's default adds its id, so
+    two instances can share one state namespace."""
+    return f"{NAME_PREFIX}{unit}" if owner in ("", namespace) else f"{NAME_PREFIX}{owner}.{unit}"
 
 
 class InventoryStore:
-    """Reads and writes inventories in the agent's state namespace."""
+    """Reads and writes one agent instance's inventories in its state namespace."""
 
-    def __init__(self, kube: KubeClient, namespace: str) -> None:
+    def __init__(self, kube: KubeClient, namespace: str, owner: str = "") -> None:
         self.kube = kube
         self.namespace = namespace
+        self.owner = owner or namespace
 
     def load_all(self) -> dict[str, Inventory]:
-        """Every unit's inventory, in one LIST request."""
+        """Every unit's inventory of this instance, in one LIST request."""
         listed = self.kube.list(
             "v1", "ConfigMap", namespace=self.namespace, label_selector=f"{LABEL_INVENTORY}=true"
         )
         inventories = {}
         for item in listed.items:
-            inventory = parse_configmap(item)
-            inventories[inventory.unit] = inventory
+            if self._mine(item):
+                inventory = parse_configmap(item)
+                inventories[inventory.unit] = inventory
         return inventories
 
     def load(self, unit: str) -> Inventory | None:
         """One unit's inventory, in one GET (None when it has none)."""
-        live = self.kube.get("v1", "ConfigMap", configmap_name(unit), self.namespace)
-        return parse_configmap(live) if live is not None else None
+        live = self.kube.get("v1", "ConfigMap", self.name(unit), self.namespace)
+        return parse_configmap(live) if live is not None and self._mine(live) else None
 
     def save(self, inventory: Inventory) -> None:
         """Server-side apply the unit's ConfigMap (we are its only writer)."""
-        self.kube.apply(to_configmap(inventory, self.namespace), force=True)
+        self.kube.apply(to_configmap(inventory, self.namespace, self.owner), force=True)
 
     def delete(self, unit: str) -> None:
-        self.kube.delete("v1", "ConfigMap", configmap_name(unit), self.namespace)
+        self.kube.delete("v1", "ConfigMap", self.name(unit), self.namespace)
+
+    def name(self, unit: str) -> str:
+        return configmap_name(unit, self.owner, self.namespace)
+
+    def _mine(self, configmap: Mapping[str, Any]) -> bool:
+        """Labelled with this instance; unlabelled ones (older agents) belong to the default instance."""
+        owner = (configmap.get("metadata", {}).get("labels") or {}).get(LABEL_OWNER)
+        return owner == self.owner if owner else self.owner == self.namespace
 
 
-def to_configmap(inventory: Inventory, namespace: str) -> dict[str, Any]:
+def to_configmap(inventory: Inventory, namespace: str, owner: str = "") -> dict[str, Any]:
+    owner = owner or namespace
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {
-            "name": configmap_name(inventory.unit),
+            "name": configmap_name(inventory.unit, owner, namespace),
             "namespace": namespace,
             "labels": {
                 LABEL_INVENTORY: "true",
                 LABEL_MANAGED_BY: MANAGED_BY,
                 LABEL_DEPLOYMENT: inventory.unit,
+                LABEL_OWNER: owner,
             },
             "annotations": {"gitops-agent.dev/field-manager": FIELD_MANAGER},
         },

@@ -205,8 +205,8 @@ def with_result(record: RevisionRecord, result: RevisionState, reason: str = "")
 class RevisionLedger:
     """Reads inventories and writes the ones that changed (the only writer of the ConfigMaps)."""
 
-    def __init__(self, kube: KubeClient, namespace: str) -> None:
-        self.store = InventoryStore(kube, namespace)
+    def __init__(self, kube: KubeClient, namespace: str, owner: str = "") -> None:
+        self.store = InventoryStore(kube, namespace, owner)
 
     def load_all(self) -> dict[str, Inventory]:
         return self.store.load_all()

@@ -55,7 +55,6 @@ from gitops_agent.controlplane.verbs import DEPLOYMENTS_DIR, check_no_new_proble
 from gitops_agent.core.errors import ConfigError, GitopsAgentError, SourceError
 from gitops_agent.core.logs import fields, get_logger
 from gitops_agent.manifests import load_repository, render_unit
-from gitops_agent.state.inventory import configmap_name, parse_configmap
 from gitops_agent.state.revisions import next_revision
 from gitops_agent.state.seed import load_or_create_seed
 
@@ -158,10 +157,7 @@ class ControlPlaneApi:
     def _revisions(self, name: str, spec_hash: str | None) -> tuple[int | None, int | None]:
         """(the revision the pushed spec becomes, the newest recorded one), as the sync numbers them."""
         try:
-            live = self.agent.kube.get(
-                "v1", "ConfigMap", configmap_name(name), self.agent.config.state_namespace
-            )
-            inventory = parse_configmap(live) if live is not None else None
+            inventory = self.agent.ledger.load(name)
         except GitopsAgentError as err:
             log.warning("revision of %s unknown: %s", name, err)
             return None, None
