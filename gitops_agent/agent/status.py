@@ -19,6 +19,7 @@ from gitops_agent.reconcile.sync import SyncState, UnitResult
 from gitops_agent.source import Snapshot
 from gitops_agent.source.urls import scrub_text
 from gitops_agent.state.inventory import Inventory, RevisionState
+from gitops_agent.state.revisions import current_revision
 
 DIFF_LIMIT = 64 * 1024
 
@@ -35,6 +36,8 @@ class DeploymentStatus:
     commit: str = ""
     author: str = ""
     message: str = ""
+    image: str = ""
+    """The image of the deployment's agent Deployment as last applied."""
     revision_time: str = ""
     """When the current revision's commit was made (ISO 8601, from the revision history)."""
     sync_state: SyncState = SyncState.UNKNOWN
@@ -105,6 +108,7 @@ class StatusBoard:
             entry.namespace = result.namespace or entry.namespace
             if result.revision is not None:
                 entry.revision, entry.commit = result.revision, result.commit
+            entry.image = result.image or entry.image
             if result.new_revision:
                 entry.author, entry.message = snapshot.author, snapshot.message
                 entry.revision_time = snapshot.time.astimezone(UTC).isoformat(timespec="seconds")
@@ -146,13 +150,14 @@ class StatusBoard:
             entry.health, entry.health_message = health, message
 
     def record_history(self, inventory: Inventory) -> None:
-        """Revision history and the current revision's commit details from the cluster's record."""
+        """Revision history and the current revision (`revisions.current_revision`: the newest, or
+        after a rollback the restored one) from the cluster's record, as `status` shows it too."""
         with self._lock:
             entry = self._entry(inventory.unit)
             entry.history = [r.to_json() for r in inventory.history]
-            current = next((r for r in inventory.history if r.revision == entry.revision), None)
+            current = current_revision(inventory)
             if current is not None:
-                entry.revision_state = current.result
+                entry.revision, entry.revision_state = current.revision, current.result
                 entry.commit, entry.author, entry.message = current.commit, current.author, current.message
                 entry.revision_time = current.time
 

@@ -2,7 +2,10 @@
 
 Both read the inventories the sync keeps in the state namespace, so they work from any machine
 with cluster access, without the repository. `status --agent-url URL` reads the running agent's
-status model instead (`GET /api/v1/deployments`): its sync state, health and last error.
+status model instead (`GET /api/v1/deployments`). Both views show the same columns and facts — the
+revision that stands for the deployment, its state, health, image and last error — built by
+`StatusRow`, and `--exit-code` makes either exit 1 when something is DeployFailed, Degraded or
+failing to sync.
 """
 
 from __future__ import annotations
@@ -11,13 +14,17 @@ import argparse
 import json
 import urllib.request
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from gitops_agent.cli.common import add_cluster_flags, kube_from
 from gitops_agent.core.errors import ConfigError
 from gitops_agent.engine.health import Health, check_unit
-from gitops_agent.state.inventory import Inventory, InventoryStore
+from gitops_agent.kube.client import KubeClient
+from gitops_agent.reconcile.sync import SyncState, agent_image
+from gitops_agent.state.inventory import Inventory, InventoryStore, RevisionState
+from gitops_agent.state.revisions import current_revision
 
 
 def register(subparsers: Any) -> None:
@@ -27,9 +34,14 @@ def register(subparsers: Any) -> None:
     history.add_argument("--format", choices=("text", "json"), default="text")
     history.set_defaults(handler=_history)
 
-    status = subparsers.add_parser("status", help="table of deployments: revision, commit, result, health")
+    status = subparsers.add_parser("status", help="table of deployments: revision, state, health, image")
     add_cluster_flags(status)
     status.add_argument("--format", choices=("text", "json"), default="text")
+    status.add_argument(
+        "--exit-code",
+        action="store_true",
+        help="exit 1 when a deployment is DeployFailed, Degraded, or its last sync failed (invalid file)",
+    )
     status.add_argument("--no-health", action="store_true", help="skip the live health check")
     status.add_argument(
         "--agent-url",
@@ -65,76 +77,106 @@ def _history(args: argparse.Namespace) -> int:
     return 0
 
 
-def _status(args: argparse.Namespace) -> int:
-    if args.agent_url:
-        return _agent_status(args.agent_url, args.format)
-    kube = kube_from(args)
-    inventories = InventoryStore(kube, args.state_namespace, args.instance).load_all()
-    rows = []
-    for name, inventory in sorted(inventories.items()):
-        health = None if args.no_health else check_unit(kube, name, [e.key for e in inventory.objects])
-        rows.append(
-            _status_row(inventory, health.health.value if health else "", health.summary if health else "")
+@dataclass(frozen=True)
+class StatusRow:
+    """One deployment, as both `status` views show it."""
+
+    name: str
+    revision: int | None
+    state: str
+    """The revision's state (Deploying, Deployed, DeployFailed, ...)."""
+    health: str
+    image: str
+    message: str
+    failing: bool
+    """The last sync failed (an invalid file, a rejection): the row is a problem even if it runs."""
+
+    @property
+    def problem(self) -> bool:
+        return self.failing or self.state == RevisionState.DEPLOY_FAILED or self.health == Health.DEGRADED
+
+    def cells(self) -> tuple[str, ...]:
+        revision = "" if self.revision is None else str(self.revision)
+        return (
+            self.name,
+            revision,
+            self.state,
+            self.health,
+            self.image,
+            " ".join(self.message.split())[:120],
         )
+
+
+STATUS_HEADER = ("DEPLOYMENT", "REVISION", "STATE", "HEALTH", "IMAGE", "MESSAGE")
+
+
+def _status(args: argparse.Namespace) -> int:
+    rows = _agent_rows(args.agent_url) if args.agent_url else _cluster_rows(args)
     if args.format == "json":
-        print(json.dumps(rows, indent=2))
-        return 0
-    header = {
-        "name": "DEPLOYMENT",
-        "revision": "REVISION",
-        "commit": "COMMIT",
-        "result": "STATE",
-        "health": "HEALTH",
-        "age": "AGE",
-        "message": "MESSAGE",
-    }
-    print(_table([tuple(header.values())] + [tuple(str(r[k]) for k in header) for r in rows]))
-    return 0
+        print(json.dumps([asdict(r) | {"problem": r.problem} for r in rows], indent=2))
+    else:
+        print(_table([STATUS_HEADER, *(r.cells() for r in rows)]))
+    return 1 if args.exit_code and any(r.problem for r in rows) else 0
 
 
-def _agent_status(url: str, fmt: str) -> int:
-    """The deployments table from a running agent's status API."""
+def _cluster_rows(args: argparse.Namespace) -> list[StatusRow]:
+    """From the inventories and the live objects."""
+    kube = kube_from(args)
+    rows = []
+    for name, inventory in sorted(
+        InventoryStore(kube, args.state_namespace, args.instance).load_all().items()
+    ):
+        health = None if args.no_health else check_unit(kube, name, [e.key for e in inventory.objects])
+        record = current_revision(inventory)
+        reason = record.reason if record and record.result is not RevisionState.DEPLOYED else ""
+        unhealthy = health.summary if health and health.health is not Health.HEALTHY else ""
+        rows.append(
+            StatusRow(
+                name,
+                record.revision if record else None,
+                record.result.value if record else "",
+                health.health.value if health else "",
+                _live_image(kube, inventory),
+                inventory.error or reason or unhealthy,
+                failing=bool(inventory.error),
+            )
+        )
+    return rows
+
+
+def _live_image(kube: KubeClient, inventory: Inventory) -> str:
+    key = next(
+        (e.key for e in inventory.objects if e.key.kind == "Deployment" and e.key.name == inventory.unit),
+        None,
+    )
+    live = kube.get(key.api_version, key.kind, key.name, key.namespace) if key else None
+    return agent_image([live], inventory.unit) if live else ""
+
+
+def _agent_rows(url: str) -> list[StatusRow]:
+    """From a running agent's status API."""
     endpoint = url.rstrip("/") + "/api/v1/deployments"
     try:
         with urllib.request.urlopen(endpoint, timeout=15) as response:
             deployments = json.load(response)["deployments"]
     except (OSError, ValueError, KeyError) as err:
         raise ConfigError(f"cannot read the agent's status from {endpoint}: {err}") from err
-    if fmt == "json":
-        print(json.dumps(deployments, indent=2))
-        return 0
-    rows = [("DEPLOYMENT", "REVISION", "COMMIT", "SYNC", "HEALTH", "LAST SYNC", "MESSAGE")]
+    rows = []
     for d in deployments:
-        synced = d.get("last_sync_time")
-        message = d.get("last_error") or d.get("note") or ""
-        if not message and d.get("health") not in (Health.HEALTHY, Health.UNKNOWN):
-            message = d.get("health_message", "")
+        health = str(d.get("health", ""))
+        unhealthy = d.get("health_message", "") if health not in (Health.HEALTHY, Health.UNKNOWN) else ""
         rows.append(
-            (
+            StatusRow(
                 d["name"],
-                "" if d.get("revision") is None else str(d["revision"]),
-                str(d.get("commit", ""))[:12],
-                d.get("sync_state", ""),
-                d.get("health", ""),
-                _age(datetime.fromtimestamp(synced, UTC).isoformat()) if synced else "",
-                " ".join(message.split())[:120],
+                d.get("revision"),
+                str(d.get("revision_state") or ""),
+                health,
+                str(d.get("image", "")),
+                d.get("last_error") or d.get("note") or unhealthy,
+                failing=d.get("sync_state") == SyncState.FAILED,
             )
         )
-    print(_table(rows))
-    return 0
-
-
-def _status_row(inventory: Inventory, health: str, summary: str) -> dict[str, Any]:
-    latest = inventory.latest
-    return {
-        "name": inventory.unit,
-        "revision": latest.revision if latest else "",
-        "commit": latest.commit[:12] if latest else "",
-        "result": latest.result.value if latest else "",
-        "health": health,
-        "age": _age(latest.time) if latest else "",
-        "message": (latest.reason if latest and latest.reason else summary)[:120],
-    }
+    return rows
 
 
 def _age(iso_time: str) -> str:

@@ -104,6 +104,8 @@ class UnitResult:
     """The unit's load/validation problems (file:line:col: field: message), when it has any."""
     held: bool = False
     """Held at its restored revision after a rollback (the repository's spec is the failed one)."""
+    image: str = ""
+    """The image of the unit's agent Deployment as applied ("" when unknown, e.g. held or failed)."""
 
     @property
     def namespace(self) -> str:
@@ -167,7 +169,8 @@ def sync(
         with ThreadPoolExecutor(options.workers, thread_name_prefix="unit") as unit_pool:
             synced = list(unit_pool.map(lambda r: sync_unit(context, r, inventories.get(r.name)), rendered))
         results = failed + [result for result, _ in synced]
-        updated = {**inventories, **{inv.unit: inv for _, inv in synced if inv is not None}}
+        updated = {**inventories, **_failed_records(failed, inventories)}
+        updated |= {inv.unit: inv for _, inv in synced if inv is not None}
         pruned = _prune(context, load, results, inventories, updated)
         if not options.dry_run:
             repo_units = frozenset(u.name for u in load.units)
@@ -225,6 +228,13 @@ def _render_all(
     return rendered, failed
 
 
+def _failed_records(
+    failed: Iterable[UnitResult], inventories: Mapping[str, Inventory]
+) -> dict[str, Inventory]:
+    """Units that could not even be rendered keep their objects; their record says why."""
+    return {r.unit: replace(inventories[r.unit], error=r.error) for r in failed if r.unit in inventories}
+
+
 def _sources(load: RepositoryLoad) -> dict[str, tuple[str, ...]]:
     """What each unit renders from: its files (all of `manifests/`, so a deleted file counts too)."""
     return {u.name: (MANIFESTS_UNIT,) if u.name == MANIFESTS_UNIT else u.files for u in load.units}
@@ -263,8 +273,9 @@ def sync_unit(
     manifests = [owned_by(m, context.options.owner) for m in rendered.manifests]
     keys = tuple(ObjectKey.of(m) for m in manifests)
     result = UnitResult(
-        name, SyncState.SYNCED, (), revision.revision, revision.commit, revision.is_new, keys=keys
-    )
+        name, SyncState.SYNCED, (), revision.revision, revision.commit, revision.is_new, keys=keys,
+        image=agent_image(manifests, name),
+    )  # fmt: skip
     applied: list[PlannedObject] = []
     known = inventory or Inventory(name)
     try:
@@ -284,17 +295,12 @@ def sync_unit(
             on_applied=lambda p, live: applied.append(replace(p, live=live)),
         )
     except GitopsAgentError as err:
-        kept = after_attempt(
-            with_applied(known, _live(applied)),
-            revision,
-            error=str(err),
-            retryable=err.retryable,
-            applied_any=True,
-        )
-        return _report(
-            context.on_unit, replace(result, state=SyncState.FAILED, changes=(), error=str(err))
-        ), kept
-    kept = after_attempt(with_applied(known, _live(done)), revision, applied_any=not unchanged)
+        failed = replace(result, state=SyncState.FAILED, changes=(), error=str(err))
+        record = replace(with_applied(known, _live(applied)), error=str(err))
+        kept = after_attempt(record, revision, error=str(err), retryable=err.retryable, applied_any=True)
+        return _report(context.on_unit, failed), kept
+    record = replace(with_applied(known, _live(done)), error="")
+    kept = after_attempt(record, revision, applied_any=not unchanged)
     return _report(context.on_unit, result), kept
 
 
@@ -305,6 +311,15 @@ def _credit(context: _UnitContext, rendered: RenderedUnit, inventory: Inventory 
         return context.snapshot.info  # not a new revision: nothing to credit
     paths = (*context.sources.get(rendered.name, ()), SETTINGS_FILE)
     return context.snapshot.credit(paths, since=latest.commit if latest else None)
+
+
+def agent_image(manifests: Iterable[Mapping[str, Any]], unit: str) -> str:
+    """The image of the unit's own Deployment (its first container), "" when it has none."""
+    for manifest in manifests:
+        if manifest.get("kind") == "Deployment" and manifest.get("metadata", {}).get("name") == unit:
+            containers = manifest["spec"]["template"]["spec"].get("containers") or [{}]
+            return str(containers[0].get("image", ""))
+    return ""
 
 
 def _live(planned: Iterable[PlannedObject]) -> list[tuple[ObjectKey, dict[str, Any] | None]]:

@@ -111,6 +111,8 @@ class Inventory:
     unit: str
     objects: tuple[InventoryEntry, ...] = ()
     history: tuple[RevisionRecord, ...] = field(default=())
+    error: str = ""
+    """Why the unit's last sync failed ("" after a successful one): what `status` shows from the cluster."""
 
     @property
     def latest(self) -> RevisionRecord | None:
@@ -138,6 +140,7 @@ class Inventory:
             "unit": self.unit,
             "objects": [e.to_json() for e in sorted(self.objects, key=lambda e: e.key)],
             "history": [r.to_json() for r in self.history],
+            **({"error": self.error[:MESSAGE_LIMIT]} if self.error else {}),
         }
 
     @classmethod
@@ -146,6 +149,7 @@ class Inventory:
             unit=str(data["unit"]),
             objects=tuple(InventoryEntry.from_json(o) for o in data.get("objects", [])),
             history=tuple(RevisionRecord.from_json(r) for r in data.get("history", [])),
+            error=str(data.get("error", "")),
         )
 
 

@@ -189,6 +189,14 @@ def rollout_failed(inventory: Inventory, revision: int, reason: str) -> Inventor
     return inventory.record(with_result(record, RevisionState.DEPLOY_FAILED, reason))
 
 
+def current_revision(inventory: Inventory) -> RevisionRecord | None:
+    """The revision that stands for the unit now: the newest, or after a rollback the restored one."""
+    latest = inventory.latest
+    if latest is not None and latest.result is RevisionState.ROLLED_BACK:
+        return inventory.last_with(RevisionState.DEPLOYED) or latest
+    return latest
+
+
 def rollback_target(history: Sequence[RevisionRecord], failed_revision: int) -> RevisionRecord:
     """The newest revision before `failed_revision` that was deployed (now Superseded or Deployed)."""
     good = (RevisionState.SUPERSEDED, RevisionState.DEPLOYED)

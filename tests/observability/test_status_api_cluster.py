@@ -11,12 +11,15 @@ from agent_harness import RunningAgent, wait_for
 from sync_repo import DeploymentsRepo
 
 from gitops_agent.cli import main
+from gitops_agent.localcluster import LocalCluster
+from gitops_agent.state.inventory import InventoryStore
 
 SUMMARY_FIELDS = {
     "name",
     "namespace",
     "revision",
     "revision_state",
+    "image",
     "commit",
     "author",
     "message",
@@ -80,9 +83,10 @@ def test_the_status_api_reports_every_field_and_the_cli_reads_it(  # type: ignor
     # The CLI reads the same model from the running agent.
     assert main(["status", "--agent-url", running.url]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].split() == ["DEPLOYMENT", "REVISION", "COMMIT", "SYNC", "HEALTH", "LAST", "SYNC", "MESSAGE"]
+    assert out[0].split() == ["DEPLOYMENT", "REVISION", "STATE", "HEALTH", "IMAGE", "MESSAGE"]
     line = next(row for row in out if row.startswith("support-bot "))
-    assert line.split()[1:4] == ["1", sha[:12], "Synced"]
+    assert line.split()[1] == "1" and line.split()[2] in {"Deploying", "Deployed"}
+    assert "ghcr.io/example/support-bot:1.4.2" in line
     assert main(["status", "--agent-url", running.url, "--format", "json"]) == 0
     assert {d["name"] for d in json.loads(capsys.readouterr().out)} == set(rows)
     assert main(["status", "--agent-url", "http://127.0.0.1:9"]) != 0
@@ -105,3 +109,39 @@ def test_a_restarted_agent_knows_the_health_of_deployments_it_did_not_roll_out( 
         )
         == 1
     )
+
+
+def test_both_status_views_agree_and_exit_1_on_an_invalid_file(  # type: ignore[no-untyped-def]
+    cluster: LocalCluster, deployments_repo: DeploymentsRepo, start_agent, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Revision issue, story 8: with support-bot's file invalid, the cluster view said Deployed
+    Healthy while the agent said Failed, and both exited 0."""
+    repo, ns = deployments_repo, deployments_repo.namespace
+    running = start_agent(str(repo.upstream.bare), ns)
+    wait_for(running.all_synced)
+    text = repo.read("deployments/support-bot.yaml").replace("type: production", "type: prod")
+    repo.push({"deployments/support-bot.yaml": text}, "support-bot: a typo")
+    running.agent.trigger_fetch()
+    wait_for(lambda: (running.agent.board.deployment("support-bot") or {}).get("sync_state") == "Failed")
+    wait_for(lambda: InventoryStore(repo.kube, ns).load_all()["support-bot"].error)
+
+    cluster_args = ["--kubeconfig", str(cluster.kubeconfig), "--state-namespace", ns, "--format", "json"]
+    views = []
+    for args in (cluster_args, ["--agent-url", running.url, "--format", "json"]):
+        assert main(["status", *args, "--exit-code"]) == 1
+        views.append({r["name"]: r for r in json.loads(capsys.readouterr().out)})
+    cluster_view, agent_view = views
+    assert (
+        set(cluster_view)
+        == set(agent_view)
+        == {"billing-agent", "manifests", "research-assistant", "support-bot"}
+    )
+    for name in cluster_view:
+        same = ("revision", "state", "image", "failing", "problem")
+        assert {k: cluster_view[name][k] for k in same} == {k: agent_view[name][k] for k in same}, name
+    broken = cluster_view["support-bot"]
+    assert broken["failing"] and broken["problem"] and broken["revision"] == 1
+    assert "deployments/support-bot.yaml:" in broken["message"] and "spec.type" in broken["message"]
+    assert "deployments/support-bot.yaml:" in agent_view["support-bot"]["message"]
+    # without --exit-code a problem is still shown, and the exit is 0
+    assert main(["status", *cluster_args]) == 0
