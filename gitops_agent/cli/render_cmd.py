@@ -56,8 +56,8 @@ def run(args: argparse.Namespace) -> int:
     """Render and print, or print the problems that prevent it."""
     loaded = load_repository(Path(args.path))
     units = _selected(loaded.units, args.deployment)
-    # Only the chosen units must be valid (cross-file conflicts are attached to the units involved).
-    problems = {p for u in units for p in u.problems}
+    # Only the chosen units must be valid; offline nothing is live, so every contest counts.
+    problems = {p for u in units for p in (*u.problems, *u.lost_contests(()))}
     if loaded.settings is None:
         problems.update(loaded.all_problems())
     if problems or loaded.settings is None:

@@ -58,7 +58,7 @@ def display(problem: Problem, root: str) -> Problem:
 
 
 def _summary(loaded: RepositoryLoad, problems: list[Problem]) -> str:
-    invalid = sum(1 for u in loaded.units if not u.valid)
+    invalid = sum(1 for u in loaded.units if not u.valid or u.contests)
     units = f"{len(loaded.units)} unit{'s' if len(loaded.units) != 1 else ''}"
     if loaded.valid:
         return f"ok: {units}, all valid"

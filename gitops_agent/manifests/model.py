@@ -7,6 +7,7 @@ valid. Problems are values too: loading never raises for bad input, it reports.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -230,14 +231,33 @@ class Settings:
 
 
 @dataclass(frozen=True)
+class Contest:
+    """A claim this unit shares with others (one route, one object name): only one may hold it."""
+
+    problem: Problem
+    rivals: tuple[str, ...]
+    """The other units making the same claim."""
+
+
+@dataclass(frozen=True)
 class Unit:
-    """What the sync engine converges as one piece: a deployment, or the plain `manifests/` folder."""
+    """What the sync engine converges as one piece: a deployment, or the plain `manifests/` folder.
+
+    A unit in a contest stays renderable: who keeps the claim is decided where it is known which
+    unit already holds it live (the incumbent keeps it, a newcomer fails; see `lost_contests`).
+    """
 
     name: str
     files: tuple[str, ...]
     deployment: AgentDeployment | None = None
     plain_objects: tuple[dict[str, Any], ...] = ()
     problems: tuple[Problem, ...] = ()
+    contests: tuple[Contest, ...] = ()
+
+    def lost_contests(self, live: Collection[str]) -> tuple[Problem, ...]:
+        """The contests this unit loses: all, unless it is live and none of its rivals is."""
+        incumbent = self.name in live and not any(r in live for c in self.contests for r in c.rivals)
+        return () if incumbent else tuple(c.problem for c in self.contests)
 
     @property
     def valid(self) -> bool:

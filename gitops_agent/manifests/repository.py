@@ -18,7 +18,7 @@ from pathlib import Path
 from gitops_agent.core.labels import MANIFESTS_UNIT
 from gitops_agent.core.objects import ObjectKey
 from gitops_agent.manifests.build import deployment_from
-from gitops_agent.manifests.model import AgentDeployment, Problem, RepositoryLoad, Settings, Unit
+from gitops_agent.manifests.model import AgentDeployment, Contest, Problem, RepositoryLoad, Settings, Unit
 from gitops_agent.manifests.plain import (
     MANIFESTS_DIR,
     YAML_SUFFIXES,
@@ -45,6 +45,7 @@ class _Entry:
     doc: Document | None = None
     deployment: AgentDeployment | None = None
     problems: list[Problem] = field(default_factory=list)
+    contests: list[Contest] = field(default_factory=list)
 
     def at(self, path: tuple[str, ...], message: str) -> Problem:
         mark = self.doc.mark(path, prefer_key=False) if self.doc else Mark(1, 1)
@@ -142,8 +143,8 @@ def _conflicting_routes(entries: list[_Entry]) -> list[Problem]:
     by_name = {e.deployment.name: e for e in valid if e.deployment}
     pairs = [(e.deployment, Checker(e.doc, e.file)) for e in valid if e.deployment and e.doc]
     found = []
-    for name, problem in route_conflicts(pairs):
-        by_name[name].problems.append(problem)
+    for name, problem, rivals in route_conflicts(pairs):
+        by_name[name].contests.append(Contest(problem, rivals))
         found.append(problem)
     return found
 
@@ -154,7 +155,11 @@ def _deployment_units(entries: list[_Entry]) -> list[Unit]:
         deployment = entry.deployment if not entry.problems else None
         units.append(
             Unit(
-                entry.stem, (entry.file,), deployment=deployment, problems=tuple(sorted(set(entry.problems)))
+                entry.stem,
+                (entry.file,),
+                deployment=deployment,
+                problems=tuple(sorted(set(entry.problems))),
+                contests=tuple(entry.contests),
             )
         )
     return units
@@ -179,30 +184,34 @@ def _manifests_unit(root: Path, settings: Settings | None) -> tuple[Unit, list[P
 def _object_collisions(
     units: list[Unit], settings: Settings, entries: list[_Entry], plain: list[PlainObject]
 ) -> tuple[list[Unit], list[Problem]]:
-    """Two units rendering the same object would fight over it forever; both are marked invalid."""
+    """Two units rendering the same object would fight over it forever: a contest for each of them
+    (the one already live keeps it; see `Unit.lost_contests`)."""
     claims: dict[tuple[str, str, str, str], list[str]] = defaultdict(list)
     for unit in units:
         if unit.valid:
             for obj in render_unit(unit, settings, secret_seed=PLACEHOLDER_SEED).objects:
                 claims[_identity(obj.key)].append(unit.name)
     where = {e.stem: e for e in entries}
-    files = {u.name: ", ".join(u.files) for u in units}
     located = {object_identity(o.manifest): o for o in plain}
-    extra: dict[str, list[Problem]] = defaultdict(list)
+    extra: dict[str, list[Contest]] = defaultdict(list)
     for identity, names in claims.items():
         if len(names) < 2:
             continue
+        places = {n: _locate(n, identity, "", where, located) for n in names}
         for name in names:
-            others = ", ".join(f"{n} ({files[n]})" for n in names if n != name)
+            rivals = tuple(n for n in names if n != name)
+            others = ", ".join(f"{n} ({_where(places[n])})" for n in rivals)
             message = f"{identity[1]}/{identity[2]}/{identity[3]} is also rendered by {others}"
-            extra[name].append(_locate(name, identity, message, where, located))
-    updated = [_invalidated(u, extra[u.name]) if extra.get(u.name) else u for u in units]
-    return updated, [p for found in extra.values() for p in found]
+            extra[name].append(Contest(dataclasses.replace(places[name], message=message), rivals))
+    updated = [
+        dataclasses.replace(u, contests=(*u.contests, *extra[u.name])) if u.name in extra else u
+        for u in units
+    ]
+    return updated, [c.problem for found in extra.values() for c in found]
 
 
-def _invalidated(unit: Unit, problems: list[Problem]) -> Unit:
-    merged = tuple(sorted({*unit.problems, *problems}))
-    return dataclasses.replace(unit, deployment=None, plain_objects=(), problems=merged)
+def _where(problem: Problem) -> str:
+    return f"{problem.file}:{problem.line}:{problem.column}"
 
 
 def _identity(key: ObjectKey) -> tuple[str, str, str, str]:

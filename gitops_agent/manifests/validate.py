@@ -213,8 +213,11 @@ def _metadata_keys(check: Checker) -> Iterator[Problem]:
                 )
 
 
-def route_conflicts(entries: Iterable[tuple[AgentDeployment, Checker]]) -> Iterator[tuple[str, Problem]]:
-    """(deployment name, problem) for every deployment whose host + path another one also claims."""
+def route_conflicts(
+    entries: Iterable[tuple[AgentDeployment, Checker]],
+) -> Iterator[tuple[str, Problem, tuple[str, ...]]]:
+    """(deployment, problem, rivals) for every deployment whose host + path others also claim; each
+    problem names where the other claims are (file:line:column)."""
     routes: dict[tuple[str, str], list[tuple[AgentDeployment, Checker]]] = defaultdict(list)
     for dep, check in entries:
         if dep.ingress is not None and dep.ingress.host:
@@ -222,13 +225,18 @@ def route_conflicts(entries: Iterable[tuple[AgentDeployment, Checker]]) -> Itera
     for (host, path), claimants in routes.items():
         if len(claimants) < 2:
             continue
+        places = {dep.name: _route_place(check) for dep, check in claimants}
         for dep, check in claimants:
-            others = ", ".join(sorted(c.file for d, c in claimants if d is not dep))
-            candidates: list[FieldPath] = [("spec", "ingress", "path"), ("spec", "ingress", "host")]
-            location = next((p for p in candidates if check.written(p)), ("spec", "ingress"))
-            yield (
-                dep.name,
-                check.problem(
-                    location, f"route {host}{path} is also claimed by {others}", on_key=len(location) == 2
-                ),
-            )
+            rivals = tuple(d.name for d, _ in claimants if d is not dep)
+            others = ", ".join(sorted(str(places[r][1]) for r in rivals))
+            location = places[dep.name][0]
+            message = f"route {host}{path} is also claimed by {others}"
+            yield dep.name, check.problem(location, message, on_key=len(location) == 2), rivals
+
+
+def _route_place(check: Checker) -> tuple[FieldPath, str]:
+    """Where a deployment claims its route: the path (or host) it writes, and that as file:line:col."""
+    candidates: list[FieldPath] = [("spec", "ingress", "path"), ("spec", "ingress", "host")]
+    location = next((p for p in candidates if check.written(p)), ("spec", "ingress"))
+    mark = check.doc.mark(location, prefer_key=len(location) == 2)
+    return location, f"{check.file}:{mark.line}:{mark.column}"

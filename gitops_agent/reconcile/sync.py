@@ -11,7 +11,7 @@ Nothing is written when nothing changed: not the objects, not the inventories.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -157,7 +157,7 @@ def sync(
     ledger = RevisionLedger(kube, options.state_namespace, options.owner)
     inventories = ledger.load_all()
     seed = load_or_create_seed(kube, options.state_namespace, create=not options.dry_run)
-    rendered, failed = _render_all(load, options, seed)
+    rendered, failed = _render_all(load, options, seed, live=inventories.keys())
     for result in failed:
         _report(on_unit, result)
     self_heal = load.settings.sync.self_heal if options.self_heal is None else options.self_heal
@@ -206,17 +206,23 @@ def _report(on_unit: Callable[[UnitResult], None] | None, result: UnitResult) ->
 
 
 def _render_all(
-    load: RepositoryLoad, options: SyncOptions, seed: bytes
+    load: RepositoryLoad, options: SyncOptions, seed: bytes, live: Collection[str]
 ) -> tuple[list[RenderedUnit], list[UnitResult]]:
-    """Render the selected units; invalid ones become Failed results (and keep their live objects)."""
+    """Render the selected units; invalid ones become Failed results (and keep their live objects).
+
+    A unit that claims what another also claims (a route, an object name) keeps it only if it
+    already holds it live (`live`: the units with an inventory) and the others do not: a newcomer
+    never breaks the incumbent.
+    """
     assert load.settings is not None
     rendered: list[RenderedUnit] = []
     failed: list[UnitResult] = []
     for unit in load.units:
         if options.units is not None and unit.name not in options.units:
             continue
-        if not unit.valid:
-            problems = tuple(str(p) for p in unit.problems)
+        lost = unit.lost_contests(live)
+        if not unit.valid or lost:
+            problems = tuple(str(p) for p in (*unit.problems, *lost))
             failed.append(
                 UnitResult(unit.name, SyncState.FAILED, error="; ".join(problems), problems=problems)
             )
