@@ -371,6 +371,9 @@ class Agent:
                 continue
             unit = load.unit(inventory.unit)
             deployment = unit.deployment if unit else None
+            if deployment is not None and deployment.suspend:
+                self.tracker.forget(inventory.unit)  # left alone: not judged, never rolled back
+                continue
             deadline = float(deployment.progress_deadline_seconds) if deployment else 600.0
             self.tracker.track(
                 inventory.unit,

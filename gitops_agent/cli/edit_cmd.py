@@ -14,11 +14,14 @@ import os
 import sys
 from typing import Any
 
+from gitops_agent.cli.common import add_cluster_flags, kube_from
 from gitops_agent.controlplane import verbs as controlplane
 from gitops_agent.controlplane.edit import EditError
 from gitops_agent.controlplane.repo_writer import EditResult, RepoTarget, WriteEvent
 from gitops_agent.controlplane.scaffold import NewDeployment, SecretRef
+from gitops_agent.core.errors import ConfigError
 from gitops_agent.source import GitAuth
+from gitops_agent.state.inventory import InventoryStore
 
 _DESCRIPTION = (
     "Edits the deployments repository: the change is validated like `gitops-agent validate` before "
@@ -29,7 +32,7 @@ _DESCRIPTION = (
 
 
 def register(subparsers: Any) -> None:
-    """Add `new`, `set-image`, `set-env`, `scale` and `delete`."""
+    """Add `new`, `set-image`, `set-env`, `scale`, `delete`, `suspend`, `resume`, `redeploy`, `rollback`."""
     new = _parser(subparsers, "new", "scaffold deployments/NAME.yaml (commented, valid) and push it")
     _new_flags(new)
     new.set_defaults(handler=_new)
@@ -53,6 +56,30 @@ def register(subparsers: Any) -> None:
 
     delete = _parser(subparsers, "delete", "remove deployments/NAME.yaml: the agent tears it down")
     delete.set_defaults(handler=_delete)
+
+    suspend = _parser(subparsers, "suspend", "spec.suspend: the agent leaves the deployment alone")
+    suspend.set_defaults(
+        handler=lambda args: _report(controlplane.suspend(target_from(args), args.name), args)
+    )
+    resume = _parser(subparsers, "resume", "remove spec.suspend: the agent syncs the deployment again")
+    resume.set_defaults(
+        handler=lambda args: _report(
+            controlplane.suspend(target_from(args), args.name, suspended=False), args
+        )
+    )
+    redeploy = _parser(subparsers, "redeploy", "new revision of the same spec: restart every agent pod")
+    redeploy.set_defaults(
+        handler=lambda args: _report(controlplane.redeploy(target_from(args), args.name), args)
+    )
+
+    rollback = _parser(
+        subparsers, "rollback", "restore the deployment's file as it was at an earlier revision (one commit)"
+    )
+    which = rollback.add_mutually_exclusive_group(required=True)
+    which.add_argument("--to-revision", type=int, metavar="N", help="a revision in the agent's history")
+    which.add_argument("--to-commit", metavar="SHA", help="a commit of the deployments repository")
+    add_cluster_flags(rollback)
+    rollback.set_defaults(handler=_rollback)
 
 
 def _parser(subparsers: Any, name: str, help_text: str) -> argparse.ArgumentParser:
@@ -179,6 +206,21 @@ def _scale(args: argparse.Namespace) -> int:
 
 def _delete(args: argparse.Namespace) -> int:
     return _report(controlplane.delete_deployment(target_from(args), args.name), args)
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    """`--to-revision N` is looked up in the revision history the agent keeps in the cluster."""
+    commit, revision = args.to_commit, args.to_revision
+    if revision is not None:
+        inventory = InventoryStore(kube_from(args), args.state_namespace, args.instance).load(args.name)
+        record = inventory.find(revision) if inventory else None
+        if record is None:
+            known = ", ".join(str(r.revision) for r in inventory.history) if inventory else "none"
+            raise ConfigError(f"{args.name} has no revision {revision} in its history (known: {known})")
+        commit = record.commit
+    return _report(
+        controlplane.rollback(target_from(args), args.name, commit=commit, revision=revision), args
+    )
 
 
 def _pair(text: str, what: str) -> tuple[str, str]:

@@ -95,6 +95,24 @@ def set_image(text: str, image: str) -> str:
     return _dump(yml, data)
 
 
+def set_suspend(text: str, suspend: bool) -> str:
+    """`spec.suspend: true` written, or removed (false is the default)."""
+    yml, data = _load(text)
+    spec = _spec(data)
+    if suspend:
+        _put(spec, "suspend", True)
+    elif "suspend" in spec:
+        _delete(spec, "suspend")
+    return _dump(yml, data)
+
+
+def set_redeploy(text: str, value: str) -> str:
+    """`spec.redeploy` set to `value` (a new value rolls the same spec out again)."""
+    yml, data = _load(text)
+    _put(_spec(data), "redeploy", yaml_string(value))
+    return _dump(yml, data)
+
+
 def set_env(text: str, *, set_vars: Mapping[str, str], unset: Sequence[str] = ()) -> str:
     """`spec.env` with `set_vars` set (new names appended) and `unset` removed (absent names ignored).
 

@@ -15,7 +15,9 @@ can still be edited, but never made worse.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+import subprocess
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from gitops_agent.controlplane.edit import (
@@ -29,8 +31,10 @@ from gitops_agent.controlplane.edit import (
 )
 from gitops_agent.controlplane.edit import set_env as edit_env
 from gitops_agent.controlplane.edit import set_image as edit_image
+from gitops_agent.controlplane.edit import set_redeploy as edit_redeploy
 from gitops_agent.controlplane.edit import set_scale as edit_scale
-from gitops_agent.controlplane.repo_writer import Change, EditResult, RepoTarget, publish
+from gitops_agent.controlplane.edit import set_suspend as edit_suspend
+from gitops_agent.controlplane.repo_writer import Change, EditResult, Planner, RepoTarget, publish
 from gitops_agent.controlplane.scaffold import NewDeployment, render_new
 from gitops_agent.manifests import MANIFESTS_UNIT, Problem, load_repository
 
@@ -50,9 +54,12 @@ __all__ = [
     "ValidationFailedError",
     "create_deployment",
     "delete_deployment",
+    "redeploy",
+    "rollback",
     "scale",
     "set_env",
     "set_image",
+    "suspend",
 ]
 
 
@@ -139,6 +146,64 @@ def delete_deployment(repo: RepoTarget, name: str) -> EditResult:
         return Change(name, f"{name}: delete", ((deployment_file(root, name), None),))
 
     return publish(repo, plan, check=check_no_new_problems)
+
+
+def suspend(repo: RepoTarget, name: str, *, suspended: bool = True) -> EditResult:
+    """`spec.suspend`: the agent leaves the deployment alone (no apply, self-heal or prune) until resumed."""
+    return publish(repo, suspend_plan(name, suspended=suspended), check=check_no_new_problems)
+
+
+def redeploy(repo: RepoTarget, name: str, *, now: datetime | None = None) -> EditResult:
+    """A new revision of the same spec that restarts every agent pod (`spec.redeploy` = the time)."""
+    return publish(repo, redeploy_plan(name, now=now), check=check_no_new_problems)
+
+
+def rollback(repo: RepoTarget, name: str, *, commit: str, revision: int | None = None) -> EditResult:
+    """A commit that restores the deployment's file as it was at `commit` (revision `revision`'s), so
+    Git stays the record: the agent rolls that spec out as a new revision."""
+    return publish(repo, rollback_plan(name, commit=commit, revision=revision), check=check_no_new_problems)
+
+
+def suspend_plan(name: str, *, suspended: bool) -> Planner:
+    def plan(root: Path) -> Change:
+        path = deployment_file(root, name)
+        word = "suspend" if suspended else "resume"
+        return Change(name, f"{name}: {word}", ((path, edit_suspend(_read(root, path), suspended)),))
+
+    return plan
+
+
+def redeploy_plan(name: str, *, now: datetime | None = None) -> Planner:
+    stamp = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def plan(root: Path) -> Change:
+        path = deployment_file(root, name)
+        return Change(name, f"{name}: redeploy ({stamp})", ((path, edit_redeploy(_read(root, path), stamp)),))
+
+    return plan
+
+
+def rollback_plan(name: str, *, commit: str, revision: int | None = None) -> Planner:
+    what = f"revision {revision} ({commit[:12]})" if revision is not None else commit[:12]
+
+    def plan(root: Path) -> Change:
+        path = deployment_file(root, name)
+        shown = subprocess.run(
+            ["git", "show", f"{commit}:./{path}"], cwd=root, check=False, capture_output=True, text=True
+        )
+        if shown.returncode != 0:
+            raise EditError(f"{path} does not exist at commit {commit[:12]}: {shown.stderr.strip()}")
+        return Change(name, f"{name}: roll back to {what}", ((path, shown.stdout),))
+
+    return plan
+
+
+ACTION_PLANS: dict[str, Callable[[str], Planner]] = {
+    "suspend": lambda name: suspend_plan(name, suspended=True),
+    "resume": lambda name: suspend_plan(name, suspended=False),
+    "redeploy": redeploy_plan,
+}
+"""The body-less verbs by name (the HTTP API's `POST …/{name}/<action>`)."""
 
 
 def deployment_file(root: Path, name: str) -> str:

@@ -19,6 +19,8 @@ LABEL_OWNER = "gitops-agent.dev/instance"
 MANAGED_BY = FIELD_MANAGER
 """Value of LABEL_MANAGED_BY on every object gitops-agent applies."""
 
+ANNOTATION_REDEPLOY = "gitops-agent.dev/redeploy"
+"""On the agent pod templates: `spec.redeploy`, so changing it restarts the pods."""
 ANNOTATION_SPEC_HASH = "gitops-agent.dev/spec-hash"
 """sha256 of the object as rendered (without this annotation, revision and commit)."""
 

@@ -211,6 +211,8 @@ def deployment_from(data: Mapping[str, Any], settings: Settings, *, file: str) -
         progress_deadline_seconds=spec.get(
             "progressDeadlineSeconds", _deployment_default("spec.progressDeadlineSeconds")
         ),
+        suspend=bool(spec.get("suspend", False)),
+        redeploy=str(spec.get("redeploy", "")),
         labels=tuple(spec.get("labels", {}).items()),
         annotations=tuple(spec.get("annotations", {}).items()),
         service_account_name=spec.get("serviceAccountName"),

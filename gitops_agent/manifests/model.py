@@ -168,6 +168,10 @@ class AgentDeployment:
     ingress: Ingress | None
     auto_rollback: bool
     progress_deadline_seconds: int = 600
+    suspend: bool = False
+    """Left alone by the agent: no apply, no self-heal, no prune."""
+    redeploy: str = ""
+    """Changed to roll out the same spec again (a pod-template annotation)."""
     labels: tuple[tuple[str, str], ...] = ()
     annotations: tuple[tuple[str, str], ...] = ()
     service_account_name: str | None = None

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from gitops_agent.core.labels import (
+    ANNOTATION_REDEPLOY,
     APP_API,
     APP_QUEUE,
     COMPONENT_API,
@@ -29,6 +30,13 @@ POOL_ENV = "LANGGRAPH_POSTGRES_POOL_MAX_SIZE"
 JOB_GRACE_SECONDS = 190
 """LangGraph waits up to 180 s (BG_JOB_SHUTDOWN_GRACE_PERIOD_SECS) for running jobs on shutdown."""
 REVISION_HISTORY = 5
+
+
+def _redeployed(meta: dict[str, Any], dep: AgentDeployment) -> dict[str, Any]:
+    """Pod-template metadata with `spec.redeploy` as an annotation (a new value restarts the pods)."""
+    if dep.redeploy:
+        meta.setdefault("annotations", {})[ANNOTATION_REDEPLOY] = dep.redeploy
+    return meta
 
 
 def queue_name(dep: AgentDeployment) -> str:
@@ -104,7 +112,10 @@ def _workload(
         "progressDeadlineSeconds": dep.progress_deadline_seconds,
         "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
         "selector": selector(dep, app),
-        "template": {"metadata": pod_meta(dep, app=app, component=component), "spec": pod_spec},
+        "template": {
+            "metadata": _redeployed(pod_meta(dep, app=app, component=component), dep),
+            "spec": pod_spec,
+        },
     }
     if scale.autoscaling is None:
         spec["replicas"] = scale.replicas  # with an HPA the field is left out: the HPA owns it

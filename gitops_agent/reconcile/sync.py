@@ -11,7 +11,7 @@ Nothing is written when nothing changed: not the objects, not the inventories.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -53,6 +53,8 @@ class SyncState(enum.StrEnum):
     SYNCED = "Synced"
     OUT_OF_SYNC = "OutOfSync"
     FAILED = "Failed"
+    SUSPENDED = "Suspended"
+    """`spec.suspend`: left alone (no apply, self-heal or prune)."""
     UNKNOWN = "Unknown"
     """Not synced yet (status views only)."""
 
@@ -157,7 +159,7 @@ def sync(
     ledger = RevisionLedger(kube, options.state_namespace, options.owner)
     inventories = ledger.load_all()
     seed = load_or_create_seed(kube, options.state_namespace, create=not options.dry_run)
-    rendered, failed = _render_all(load, options, seed, live=inventories.keys())
+    rendered, failed = _render_all(load, options, seed, inventories)
     for result in failed:
         _report(on_unit, result)
     self_heal = load.settings.sync.self_heal if options.self_heal is None else options.self_heal
@@ -206,9 +208,10 @@ def _report(on_unit: Callable[[UnitResult], None] | None, result: UnitResult) ->
 
 
 def _render_all(
-    load: RepositoryLoad, options: SyncOptions, seed: bytes, live: Collection[str]
+    load: RepositoryLoad, options: SyncOptions, seed: bytes, inventories: Mapping[str, Inventory]
 ) -> tuple[list[RenderedUnit], list[UnitResult]]:
-    """Render the selected units; invalid ones become Failed results (and keep their live objects).
+    """Render the selected units; invalid ones become Failed results (and keep their live objects),
+    suspended ones Suspended results (left as they are).
 
     A unit that claims what another also claims (a route, an object name) keeps it only if it
     already holds it live (`live`: the units with an inventory) and the others do not: a newcomer
@@ -220,7 +223,10 @@ def _render_all(
     for unit in load.units:
         if options.units is not None and unit.name not in options.units:
             continue
-        lost = unit.lost_contests(live)
+        if unit.deployment is not None and unit.deployment.suspend:
+            failed.append(_suspended(unit.name, inventories.get(unit.name)))
+            continue
+        lost = unit.lost_contests(inventories.keys())
         if not unit.valid or lost:
             problems = tuple(str(p) for p in (*unit.problems, *lost))
             failed.append(
@@ -234,11 +240,27 @@ def _render_all(
     return rendered, failed
 
 
+def _suspended(unit: str, inventory: Inventory | None) -> UnitResult:
+    current = inventory.latest if inventory else None
+    return UnitResult(
+        unit,
+        SyncState.SUSPENDED,
+        revision=current.revision if current else None,
+        commit=current.commit if current else "",
+        keys=tuple(e.key for e in inventory.objects) if inventory else (),
+        note="suspended (spec.suspend): no Git change applied, no drift corrected, nothing pruned",
+    )
+
+
 def _failed_records(
     failed: Iterable[UnitResult], inventories: Mapping[str, Inventory]
 ) -> dict[str, Inventory]:
     """Units that could not even be rendered keep their objects; their record says why."""
-    return {r.unit: replace(inventories[r.unit], error=r.error) for r in failed if r.unit in inventories}
+    return {
+        r.unit: replace(inventories[r.unit], error=r.error)
+        for r in failed
+        if r.unit in inventories and r.state is SyncState.FAILED
+    }
 
 
 def _sources(load: RepositoryLoad) -> dict[str, tuple[str, ...]]:
@@ -401,7 +423,9 @@ def _prune(
 ) -> _Pruned:
     """Delete what left the render, behind the guards; returns the changes and a refusal, if any."""
     options = context.options
-    desired = {r.unit: frozenset(r.keys) for r in results if r.state is not SyncState.FAILED}
+    desired = {
+        r.unit: frozenset(r.keys) for r in results if r.state not in (SyncState.FAILED, SyncState.SUSPENDED)
+    }
     considered = {u: inv.objects for u, inv in before.items() if options.units is None or u in desired}
     has_problems = bool(load.problems) or any(not u.valid for u in load.units)
     repo_units = {u.name for u in load.units}

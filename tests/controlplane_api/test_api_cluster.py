@@ -115,3 +115,38 @@ def test_a_revision_is_the_current_one_plus_one_and_rolls_out(start_api: Callabl
         current + 2,
     )
     assert api.remote_head() == head
+
+
+def test_rollback_redeploy_suspend_and_resume_over_http(start_api: Callable[..., Api]) -> None:
+    """The revision issue's manual control verbs, as the API's one-commit writes."""
+    api = start_api()
+    kube, namespace = api.repo.kube, api.repo.namespace
+    wait_for(lambda: api.revision("research-assistant") == 1, timeout=60)
+    first = api.call(
+        "POST", "/api/v1/deployments/research-assistant/revisions", {"image": "ghcr.io/x/ra:2.0.0"}
+    )
+    assert first.status == 201, first.body
+    wait_for(lambda: _image(kube, namespace, "research-assistant") == "ghcr.io/x/ra:2.0.0", timeout=30)
+
+    back = api.call("POST", "/api/v1/deployments/research-assistant/rollback", {"revision": 1})
+    assert back.status == 201, back.body
+    assert back.json["message"].startswith("research-assistant: roll back to revision 1 (")
+    assert back.json["revision"] == 3
+    wait_for(
+        lambda: _image(kube, namespace, "research-assistant").endswith("research-assistant:0.3.0"), timeout=30
+    )
+    unknown = api.call("POST", "/api/v1/deployments/research-assistant/rollback", {"revision": 42})
+    assert unknown.status == 422 and "has no revision 42" in unknown.body.decode()
+
+    for action, message in (
+        ("suspend", "research-assistant: suspend"),
+        ("resume", "research-assistant: resume"),
+        ("redeploy", "research-assistant: redeploy ("),
+    ):
+        answer = api.call("POST", f"/api/v1/deployments/research-assistant/{action}")
+        assert answer.status == 201, (action, answer.body)
+        assert answer.json["message"].startswith(message)
+        assert api.commit_files(answer.json["commit"]) == ["M\tdeployments/research-assistant.yaml"]
+    assert "redeploy:" in api.remote_file("deployments/research-assistant.yaml")
+    assert "suspend" not in api.remote_file("deployments/research-assistant.yaml")
+    assert api.call("POST", "/api/v1/deployments/nope/suspend").status == 404

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 from gitops_agent.agent.http.api_request import (
     CREATE,
     REVISION,
+    ROLLBACK,
     RequestError,
     RevisionRequest,
     invalid,
@@ -36,7 +37,7 @@ from gitops_agent.agent.http.api_request import (
     parse_body,
     problem,
 )
-from gitops_agent.agent.http.api_schema import NAME_PATTERN, openapi_document
+from gitops_agent.agent.http.api_schema import ACTIONS, NAME_PATTERN, openapi_document
 from gitops_agent.agent.http.server import Request, Response, Router
 from gitops_agent.controlplane.edit import (
     DeploymentExistsError,
@@ -51,7 +52,13 @@ from gitops_agent.controlplane.edit import set_image as edit_image
 from gitops_agent.controlplane.edit import set_scale as edit_scale
 from gitops_agent.controlplane.repo_writer import Change, Planner, RepoTarget, publish
 from gitops_agent.controlplane.scaffold import render_new
-from gitops_agent.controlplane.verbs import DEPLOYMENTS_DIR, check_no_new_problems, deployment_file
+from gitops_agent.controlplane.verbs import (
+    ACTION_PLANS,
+    DEPLOYMENTS_DIR,
+    check_no_new_problems,
+    deployment_file,
+    rollback_plan,
+)
 from gitops_agent.core.errors import ConfigError, GitopsAgentError, SourceError
 from gitops_agent.core.logs import fields, get_logger
 from gitops_agent.manifests import load_repository, render_unit
@@ -75,6 +82,11 @@ def register_control_plane(router: Router, agent: Agent) -> None:
         ("POST", PREFIX, api.create if api else _disabled),
         ("POST", PREFIX + "/{name}/revisions", api.revise if api else _disabled),
         ("DELETE", PREFIX + "/{name}", api.delete if api else _disabled),
+        ("POST", PREFIX + "/{name}/rollback", api.rollback if api else _disabled),
+        *(
+            ("POST", f"{PREFIX}/{{name}}/{action}", api.action(action) if api else _disabled)
+            for action in ACTIONS
+        ),
     ]
     for method, pattern, action in routes:
         router.add(method, pattern, api.guarded(action) if api else action)
@@ -137,6 +149,24 @@ class ControlPlaneApi:
             return Change(name, f"{name}: delete", ((deployment_file(root, name), None),))
 
         return self._write(name, plan, 200)
+
+    def rollback(self, request: Request) -> Response:
+        name = _deployment_name(request)
+        revision = int(parse_body(request, ROLLBACK)["revision"])
+        inventory = self.agent.ledger.load(name)
+        record = inventory.find(revision) if inventory else None
+        if record is None:
+            raise invalid("revision", f"{name} has no revision {revision} in its history")
+        return self._write(name, rollback_plan(name, commit=record.commit, revision=revision), 201)
+
+    def action(self, action: str) -> Callable[[Request], Response]:
+        """suspend, resume or redeploy: a body-less edit of the deployment's file."""
+
+        def handle(request: Request) -> Response:
+            name = _deployment_name(request)
+            return self._write(name, ACTION_PLANS[action](name), 201)
+
+        return handle
 
     def _write(self, name: str, plan: Planner, status: int, *, location: str = "") -> Response:
         cfg = self.agent.config

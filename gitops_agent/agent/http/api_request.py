@@ -17,13 +17,14 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from gitops_agent.agent.http.api_schema import CREATE_REQUEST, REVISION_REQUEST
+from gitops_agent.agent.http.api_schema import CREATE_REQUEST, REVISION_REQUEST, ROLLBACK_REQUEST
 from gitops_agent.agent.http.server import Request, Response
 from gitops_agent.controlplane.edit import ScaleSpec
 from gitops_agent.controlplane.scaffold import NewDeployment, SecretRef
 
 CREATE = Draft202012Validator(CREATE_REQUEST)
 REVISION = Draft202012Validator(REVISION_REQUEST)
+ROLLBACK = Draft202012Validator(ROLLBACK_REQUEST)
 
 
 class RequestError(Exception):

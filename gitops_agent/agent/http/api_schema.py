@@ -169,6 +169,19 @@ ERRORS: dict[str, Any] = {
     },
 }
 _ERROR = {"type": "object", "properties": {"error": {"type": "string"}}}
+ROLLBACK_REQUEST: dict[str, Any] = {
+    "type": "object",
+    "description": "Restore the deployment's file as it was at this revision of its history (one commit).",
+    "required": ["revision"],
+    "additionalProperties": False,
+    "properties": {"revision": {"type": "integer", "minimum": 1, "examples": [1]}},
+}
+ACTIONS = {
+    "suspend": "Suspend: commit `spec.suspend: true`; the agent leaves the deployment alone",
+    "resume": "Resume: commit the removal of `spec.suspend`",
+    "redeploy": "Redeploy: commit a new `spec.redeploy` (the same spec again, every pod restarted)",
+}
+"""Body-less write actions on one deployment: `POST /api/v1/deployments/{name}/<action>`."""
 
 
 def openapi_document(*, writes: bool) -> dict[str, Any]:
@@ -201,6 +214,17 @@ def openapi_document(*, writes: bool) -> dict[str, Any]:
             ),
             "parameters": [_path_param("name")],
         }
+        paths["/api/v1/deployments/{name}/rollback"] = {
+            "post": _write(
+                "Roll back to a revision's file content: one commit", "Rollback", "201", missing=True
+            ),
+            "parameters": [_path_param("name")],
+        }
+        for action, summary in ACTIONS.items():
+            paths[f"/api/v1/deployments/{{name}}/{action}"] = {
+                "post": _write(summary, None, "201", missing=True),
+                "parameters": [_path_param("name")],
+            }
     return {
         "openapi": "3.1.0",
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
@@ -218,6 +242,7 @@ def openapi_document(*, writes: bool) -> dict[str, Any]:
                 {
                     "CreateDeployment": CREATE_REQUEST,
                     "NewRevision": REVISION_REQUEST,
+                    "Rollback": ROLLBACK_REQUEST,
                     "EditResult": EDIT_RESULT,
                     "ValidationErrors": ERRORS,
                 }

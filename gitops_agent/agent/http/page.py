@@ -33,6 +33,7 @@ _TONES: dict[str, str] = {
     RevisionState.DEPLOYED: "ok",
     Action.CREATE: "ok",
     SyncState.OUT_OF_SYNC: "warn",
+    SyncState.SUSPENDED: "muted",
     Health.PROGRESSING: "info",
     Action.UPDATE: "info",
     RevisionState.SUPERSEDED: "muted",
