@@ -85,3 +85,38 @@ def test_an_apiserver_outage_mid_sync_converges_without_losing_or_orphaning_obje
             if not item["metadata"]["name"].startswith("gitops-agent.")  # the inventories themselves
         }
         assert owned <= recorded  # ... and nothing orphaned
+
+
+def test_rollout_tracking_survives_an_apiserver_outage(tmp_path: Path, start_agent) -> None:  # type: ignore[no-untyped-def]
+    """The revision issue, story 5: the per-revision polling threads died with tracebacks when the
+    apiserver went away, and the revision's result was never recorded."""
+    with LocalCluster(tmp_path / "own-cluster", mode=Mode.FULL) as cluster:
+        kube = connect(str(cluster.kubeconfig))
+        kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "outage"}})
+        (tmp_path / "repo").mkdir()
+        repo = make_deployments_repo(tmp_path / "repo", "outage", kube)
+        running = start_agent(str(repo.upstream.bare), "outage", client=kube)
+
+        def shown() -> tuple[object, object]:
+            entry = running.agent.board.deployment("research-assistant") or {}
+            return entry.get("revision"), entry.get("revision_state")
+
+        wait_for(lambda: shown() == (1, "Deployed"), timeout=120)
+        text = repo.read("deployments/research-assistant.yaml").replace(":0.3.0", ":0.4.0")
+        repo.push({"deployments/research-assistant.yaml": text}, "research-assistant 0.4.0")
+        running.agent.trigger_fetch()
+        wait_for(lambda: shown()[0] == 2, timeout=30)
+        cluster.stop_apiserver()  # while the rollout is tracked
+        time.sleep(4)
+        cluster.start_apiserver()
+
+        def recorded() -> bool:
+            try:
+                latest = InventoryStore(kube, "outage").load_all()["research-assistant"].latest
+            except ClusterError:
+                return False
+            return latest is not None and (latest.revision, latest.result.value) == (2, "Deployed")
+
+        wait_for(recorded, timeout=120)
+        assert shown() == (2, "Deployed")
+        assert all(t.is_alive() for t in running.agent._threads if t.name == "rollouts")

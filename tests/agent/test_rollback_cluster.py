@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
+
 import pytest
 from agent_harness import wait_for
 from sync_repo import DeploymentsRepo
 
+from gitops_agent.cli import main
 from gitops_agent.localcluster import LocalCluster
 from gitops_agent.state.inventory import InventoryStore, RevisionState
 
@@ -62,6 +67,20 @@ def test_a_revision_that_never_becomes_ready_is_rolled_back_and_held(  # type: i
         == 1
     )
     assert (running.agent.board.deployment("research-assistant") or {})["health"] == "RolledBack"
+    # Both status views say what stands now: the restored revision, Deployed (not the rolled-back one).
+    cluster_view = [
+        "--kubeconfig",
+        str(full_cluster.kubeconfig),
+        "--state-namespace",
+        repo.namespace,
+        "--no-health",
+    ]
+    for view in (cluster_view, ["--agent-url", running.url]):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            assert main(["status", *view, "--format", "json"]) == 0
+        row = next(r for r in json.loads(out.getvalue()) if r["name"] == "research-assistant")
+        assert (row["revision"], row["state"]) == (1, "Deployed"), view
 
     # Held: a full resync does not re-apply the failed revision ...
     report = running.agent.run_sync_all()
