@@ -2,14 +2,15 @@
 
     .venv/bin/python bench/rollout_requests.py [--deployments 500]
 
-A `full` local cluster (kwok nodes make pods Ready), N minimal development deployments (the
-`MINIMAL` template of bench/sync_scale.py, one API-server pod each) on a bare Git repository, and a
-running agent (in this process). After its first convergence (every revision Deployed), one commit
-changes the image of all N deployments; the agent syncs it (N new revisions, Deploying) and tracks
-each rollout until it is Deployed. Requests are read from the apiserver's own
-`apiserver_request_total` before the push, when every unit shows its new revision (the sync is done
-and tracking starts), and when every revision is Deployed; only the resources the deployments render
-to plus configmaps are counted (see bench/sync_scale.py for why filtering by resource is exact).
+A `full` local cluster (kwok nodes make pods Ready; N/100 + 3 of them, 110 pods each), N minimal
+development deployments (the `MINIMAL` template of bench/sync_scale.py, one API-server pod each) on
+a bare Git repository, and a running agent (in this process). After its first convergence (every
+revision Deployed), one commit changes the image of all N deployments; the agent syncs it (N new
+revisions, Deploying) and tracks each rollout until it is Deployed. Requests are read from the
+apiserver's own `apiserver_request_total` before the push, when every unit shows its new revision
+(the sync is done and tracking starts), and when every revision is Deployed; only the resources the
+deployments render to plus configmaps are counted (see bench/sync_scale.py for why filtering by
+resource is exact).
 
 The tracking row is the point: object reads while N rollouts progress. For comparison, the polling
 monitor this replaced issued one GET per object per rollout per second (plus one EndpointSlice LIST
@@ -109,7 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ensure_binaries()
     with tempfile.TemporaryDirectory(prefix="rollout-bench-") as scratch:
         work_dir = Path(scratch)
-        cluster = LocalCluster(work_dir / "cluster", mode=Mode.FULL)
+        # kwok nodes take 110 pods each: enough nodes for one pod per deployment, and headroom
+        cluster = LocalCluster(work_dir / "cluster", mode=Mode.FULL, nodes=args.deployments // 100 + 3)
         cluster.start()
         try:
             return run(cluster, connect(str(cluster.kubeconfig)), work_dir, args.deployments, args.timeout)
