@@ -159,8 +159,8 @@ def sync(
     ledger = RevisionLedger(kube, options.state_namespace, options.owner)
     inventories = ledger.load_all()
     seed = load_or_create_seed(kube, options.state_namespace, create=not options.dry_run)
-    rendered, failed = _render_all(load, options, seed, inventories)
-    for result in failed:
+    rendered, unrendered = _render_all(load, options, seed, inventories)
+    for result in unrendered:
         _report(on_unit, result)
     self_heal = load.settings.sync.self_heal if options.self_heal is None else options.self_heal
     with ThreadPoolExecutor(options.workers * 2, thread_name_prefix="object") as pool:
@@ -170,8 +170,8 @@ def sync(
         )  # fmt: skip
         with ThreadPoolExecutor(options.workers, thread_name_prefix="unit") as unit_pool:
             synced = list(unit_pool.map(lambda r: sync_unit(context, r, inventories.get(r.name)), rendered))
-        results = failed + [result for result, _ in synced]
-        updated = {**inventories, **_failed_records(failed, inventories)}
+        results = unrendered + [result for result, _ in synced]
+        updated = {**inventories, **_failed_records(unrendered, inventories)}
         updated |= {inv.unit: inv for _, inv in synced if inv is not None}
         pruned = _prune(context, load, results, inventories, updated)
         if not options.dry_run:
@@ -210,8 +210,8 @@ def _report(on_unit: Callable[[UnitResult], None] | None, result: UnitResult) ->
 def _render_all(
     load: RepositoryLoad, options: SyncOptions, seed: bytes, inventories: Mapping[str, Inventory]
 ) -> tuple[list[RenderedUnit], list[UnitResult]]:
-    """Render the selected units; invalid ones become Failed results (and keep their live objects),
-    suspended ones Suspended results (left as they are).
+    """Render the selected units; the others become results at once: Failed for invalid ones (they
+    keep their live objects), Suspended for suspended ones (left as they are).
 
     A unit that claims what another also claims (a route, an object name) keeps it only if it
     already holds it live (`live`: the units with an inventory) and the others do not: a newcomer
@@ -219,25 +219,25 @@ def _render_all(
     """
     assert load.settings is not None
     rendered: list[RenderedUnit] = []
-    failed: list[UnitResult] = []
+    unrendered: list[UnitResult] = []
     for unit in load.units:
         if options.units is not None and unit.name not in options.units:
             continue
         if unit.deployment is not None and unit.deployment.suspend:
-            failed.append(_suspended(unit.name, inventories.get(unit.name)))
+            unrendered.append(_suspended(unit.name, inventories.get(unit.name)))
             continue
         lost = unit.lost_contests(inventories.keys())
         if not unit.valid or lost:
             problems = tuple(str(p) for p in (*unit.problems, *lost))
-            failed.append(
+            unrendered.append(
                 UnitResult(unit.name, SyncState.FAILED, error="; ".join(problems), problems=problems)
             )
             continue
         try:
             rendered.append(render_unit(unit, load.settings, secret_seed=seed))
         except GitopsAgentError as err:
-            failed.append(UnitResult(unit.name, SyncState.FAILED, error=str(err)))
-    return rendered, failed
+            unrendered.append(UnitResult(unit.name, SyncState.FAILED, error=str(err)))
+    return rendered, unrendered
 
 
 def _suspended(unit: str, inventory: Inventory | None) -> UnitResult:
