@@ -107,12 +107,15 @@ def test_the_status_page_shows_states_details_and_escapes_what_the_repository_sa
     ]
     assert names == ["billing-agent", "manifests", "research-assistant", "support-bot"]
     row = _cells(browser, "research-assistant")
-    assert row[1] == "2" and row[3] == "Synced" and SCRIPT in row[2]
+    assert row[1].split()[0] == "2" and row[3] == "Synced" and SCRIPT in row[2]
+    assert row[1].split()[1] in {"Deploying", "Deployed"}  # the revision's lifecycle state, as a badge
     failed = _cells(browser, "support-bot")
-    assert failed[1] == "1" and failed[3] == "Failed"
+    assert failed[1].split()[0] == "1" and failed[3] == "Failed"
     assert "deployments/support-bot.yaml:" in failed[7] and "spec.type" in failed[7]
     assert _cells(browser, "billing-agent")[3] == "Synced"
-    badge = browser.find_element(By.CSS_SELECTOR, "#deployments tr[data-deployment='support-bot'] .badge")
+    badge = browser.find_element(
+        By.CSS_SELECTOR, "#deployments tr[data-deployment='support-bot'] td:nth-child(4) .badge"
+    )
     assert badge.text == "Failed" and "bad" in (badge.get_attribute("class") or "")
     assert badge.value_of_css_property("background-color") != "rgba(0, 0, 0, 0)"  # the inline CSS applies
     assert SCRIPT in browser.find_element(By.TAG_NAME, "body").text  # shown literally, as text ...

@@ -184,7 +184,8 @@ def _deployment_row(d: dict[str, Any], now: float) -> str:
     cells = (
         f"<a href='/deployments/{_url(name)}'>{_e(name)}</a>"
         + (f"<div class='muted small'>{_e(d['namespace'])}</div>" if d.get("namespace") else ""),
-        _e(str(d["revision"])) if d.get("revision") is not None else "—",
+        (_e(str(d["revision"])) if d.get("revision") is not None else "—")
+        + (f" {_badge(d['revision_state'])}" if d.get("revision_state") else ""),
         commit,
         _badge(d["sync_state"]),
         _badge(d["health"]),
