@@ -115,7 +115,7 @@ class RolloutTracker:
         seen = (health.health, health.summary)
         if seen != rollout.last:
             self.on_health(health)
-            self._update(rollout, replace(rollout, last=seen))
+            self._replace_if_current(replace(rollout, last=seen))
         timed_out = self.clock() > rollout.deadline
         if health.health is not Health.HEALTHY and health.health is not Health.DEGRADED and not timed_out:
             return
@@ -126,13 +126,15 @@ class RolloutTracker:
                 log.warning("rollout result not recorded yet, retrying: %s", err)
                 return
         with self._lock:
-            if self._rollouts.get(rollout.unit, None) is not None and (
-                self._rollouts[rollout.unit].revision == rollout.revision
-            ):
+            if self._is_current(rollout):
                 del self._rollouts[rollout.unit]
 
-    def _update(self, old: Rollout, new: Rollout) -> None:
+    def _replace_if_current(self, rollout: Rollout) -> None:
+        """Keep what was last seen, unless a newer revision of the unit is tracked by now."""
         with self._lock:
-            current = self._rollouts.get(old.unit)
-            if current is not None and current.revision == old.revision:
-                self._rollouts[old.unit] = replace(current, last=new.last)
+            if self._is_current(rollout):
+                self._rollouts[rollout.unit] = rollout
+
+    def _is_current(self, rollout: Rollout) -> bool:
+        current = self._rollouts.get(rollout.unit)
+        return current is not None and current.revision == rollout.revision
