@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -64,12 +65,13 @@ def write_repo(work: Path, count: int, tag: str) -> None:
         (work / "deployments" / f"{name}.yaml").write_text(text.replace(OLD_TAG, tag))
 
 
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> float:
+def wait_until(condition: Callable[[], bool], timeout: float, what: str, agent: Agent) -> float:
     started = time.monotonic()
     while not condition():
         if time.monotonic() - started > timeout:
-            raise SystemExit(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.2)
+            seen = Counter(states(agent))
+            raise SystemExit(f"timed out after {timeout:.0f} s waiting for {what}; (revision, state): {seen}")
+        time.sleep(0.5)
     return time.monotonic() - started
 
 
@@ -138,7 +140,9 @@ def run(cluster: LocalCluster, kube: KubeClient, work_dir: Path, count: int, tim
     agent = Agent(config, kube)
     agent.start()
     try:
-        first = wait_until(lambda: all_at(agent, count, 1, "Deployed"), timeout, "the first convergence")
+        first = wait_until(
+            lambda: all_at(agent, count, 1, "Deployed"), timeout, "the first convergence", agent
+        )
         print(f"first convergence: {count} deployments Deployed in {first:.1f} s", file=sys.stderr)
         time.sleep(2)  # let the last watch events and writes settle
         write_repo(work, count, NEW_TAG)
@@ -146,9 +150,13 @@ def run(cluster: LocalCluster, kube: KubeClient, work_dir: Path, count: int, tim
         git("push", "-q", str(bare), "main", cwd=work)
         before = read_counters(kube, RESOURCES)
         agent.trigger_fetch()
-        synced = wait_until(lambda: recorded(agent, count, 2), timeout, "the sync of the new revisions")
+        synced = wait_until(
+            lambda: recorded(agent, count, 2), timeout, "the sync of the new revisions", agent
+        )
         middle = read_counters(kube, RESOURCES)
-        tracked = wait_until(lambda: all_at(agent, count, 2, "Deployed"), timeout, "every rollout Deployed")
+        tracked = wait_until(
+            lambda: all_at(agent, count, 2, "Deployed"), timeout, "every rollout Deployed", agent
+        )
         after = read_counters(kube, RESOURCES)
     finally:
         agent.stop(timeout=10)

@@ -333,14 +333,15 @@ class Agent:
             self.self_heal = report.self_heal
         self._emit_pruned(report.prune_changes)
         self.outcomes.emit(RepositorySynced(report.problems, report.prune_refused, seconds))
-        inventories = self.ledger.load_all()
-        synced = {u.unit for u in report.units}
-        for name in self.board.names():
-            if name not in inventories and name not in synced:
-                self.outcomes.emit(UnitRemoved(name))
-        for inventory in inventories.values():
-            self.outcomes.emit(HistoryLoaded(inventory))
-        self._track_rollouts(report, inventories.values())
+        with self._apply_lock:  # the rollout tracker writes inventories too: never show an older one
+            inventories = self.ledger.load_all()
+            synced = {u.unit for u in report.units}
+            for name in self.board.names():
+                if name not in inventories and name not in synced:
+                    self.outcomes.emit(UnitRemoved(name))
+            for inventory in inventories.values():
+                self.outcomes.emit(HistoryLoaded(inventory))
+            self._track_rollouts(report, inventories.values())
         if self.self_heal and self.leading.is_set():
             for result in report.units:
                 if result.held and result.unit in inventories:
@@ -388,12 +389,12 @@ class Agent:
         if not self.leading.is_set():
             return
         if health.health is Health.HEALTHY:
-            with self._apply_lock:  # a sync writes the same inventory
+            with self._apply_lock:  # a sync writes the same inventory, and reports it after
                 inventory = self.ledger.mark_deployed(rollout.unit, rollout.revision)
-            if inventory is not None:
-                commit = getattr(inventory.find(rollout.revision), "commit", "")
-                self.outcomes.emit(RevisionDeployed(rollout.unit, rollout.revision, commit))
-                self.outcomes.emit(HistoryLoaded(inventory))
+                if inventory is not None:
+                    commit = getattr(inventory.find(rollout.revision), "commit", "")
+                    self.outcomes.emit(RevisionDeployed(rollout.unit, rollout.revision, commit))
+                    self.outcomes.emit(HistoryLoaded(inventory))
             return
         reason = f"r{rollout.revision} not healthy: {health.summary}"
         if rollout.auto_rollback:
@@ -421,11 +422,11 @@ class Agent:
             except GitopsAgentError as err:
                 self._mark_failed(unit, revision, f"{reason}; rollback impossible: {err}")
                 return
-        self._emit_pruned([c for c in done.changes if c.action is Action.PRUNE])
-        self.outcomes.emit(RolledBack(unit, revision, done.restored, reason, done.prune_refused))
-        inventory = self.ledger.load(unit)
-        if inventory is not None:
-            self.outcomes.emit(HistoryLoaded(inventory))
+            self._emit_pruned([c for c in done.changes if c.action is Action.PRUNE])
+            self.outcomes.emit(RolledBack(unit, revision, done.restored, reason, done.prune_refused))
+            inventory = self.ledger.load(unit)
+            if inventory is not None:
+                self.outcomes.emit(HistoryLoaded(inventory))
 
     def _heal_held(self, result: UnitResult, inventory: Inventory) -> None:
         """Drift on a deployment held after a rollback: put back the restored revision's objects."""
@@ -452,6 +453,6 @@ class Agent:
     def _mark_failed(self, unit: str, revision: int, reason: str) -> None:
         with self._apply_lock:
             inventory = self.ledger.mark_rollout_failed(unit, revision, reason)
-        self.outcomes.emit(RevisionDeployFailed(unit, revision, reason))
-        if inventory is not None:
-            self.outcomes.emit(HistoryLoaded(inventory))
+            self.outcomes.emit(RevisionDeployFailed(unit, revision, reason))
+            if inventory is not None:
+                self.outcomes.emit(HistoryLoaded(inventory))
