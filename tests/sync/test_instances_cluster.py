@@ -10,21 +10,19 @@ import secrets
 
 from sync_repo import DeploymentsRepo
 
-from gitops_agent.engine.diff import Action
+from gitops_agent.engine.diff import Action, comparable
 from gitops_agent.kube.client import KubeClient
 from gitops_agent.reconcile.sync import SyncOptions, SyncState, sync
 from gitops_agent.state.inventory import InventoryStore
 
 
-def _versions(kube: KubeClient, namespace: str) -> dict[str, str]:
-    versions = {}
-    for api_version, kind in (
-        ("apps/v1", "Deployment"),
-        ("v1", "Service"),
-        ("networking.k8s.io/v1", "Ingress"),
-    ):
+def _versions(kube: KubeClient, namespace: str) -> dict[str, object]:
+    """Each object without status and server bookkeeping (controllers keep writing status in full mode)."""
+    versions: dict[str, object] = {}
+    kinds = (("apps/v1", "Deployment"), ("v1", "Service"), ("networking.k8s.io/v1", "Ingress"))
+    for api_version, kind in kinds:
         for item in kube.list(api_version, kind, namespace=namespace).items:
-            versions[f"{kind}/{item['metadata']['name']}"] = item["metadata"]["resourceVersion"]
+            versions[f"{kind}/{item['metadata']['name']}"] = comparable(item)
     return versions
 
 
