@@ -107,6 +107,8 @@ class StatusBoard:
             entry.note = result.note
             entry.namespace = result.namespace or entry.namespace
             if result.revision is not None:
+                if result.revision != entry.revision:
+                    entry.revision_state = None  # known once the history is recorded, not the old one's
                 entry.revision, entry.commit = result.revision, result.commit
             entry.image = result.image or entry.image
             if result.new_revision:
