@@ -72,7 +72,7 @@ def is_owned(live: Mapping[str, Any], unit: str, owner: str = "") -> bool:
     """
     labels = live.get("metadata", {}).get("labels") or {}
     ours = labels.get(LABEL_MANAGED_BY) == MANAGED_BY and labels.get(LABEL_DEPLOYMENT) == unit
-    return bool(ours) and owner_of(live) in ("", owner or owner_of(live))
+    return bool(ours) and (not owner or owner_of(live) in ("", owner))
 
 
 def owner_of(live: Mapping[str, Any]) -> str:

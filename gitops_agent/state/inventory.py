@@ -59,11 +59,6 @@ class RevisionState(enum.StrEnum):
     def _missing_(cls, value: object) -> RevisionState | None:
         return cls.DEPLOY_FAILED if value == "Failed" else None  # histories written before the lifecycle
 
-    @property
-    def final(self) -> bool:
-        """Nothing will happen to it any more on its own."""
-        return self not in (RevisionState.QUEUED, RevisionState.DEPLOYING, RevisionState.DEPLOYED)
-
 
 @dataclass(frozen=True)
 class RevisionRecord:
