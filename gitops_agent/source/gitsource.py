@@ -218,26 +218,24 @@ class GitLog:
         self.sub_path = sub_path
 
     def last_change(self, paths: Sequence[str], *, since: str | None) -> CommitInfo | None:
+        """Only within `since..until` when `since` is an ancestor (a force push: the whole history)."""
         if not paths:
             return None
         pathspecs = [str(PurePosixPath(self.sub_path, p)) if self.sub_path else p for p in paths]
-        repo = Repo(self.repo_path)
-        try:
-            ranges = (
-                [f"{since}..{self.until}", self.until]
-                if since and self._is_ancestor(repo, since)
-                else [self.until]
-            )
-            for revision_range in ranges:
-                found = repo.git.log("-1", "--format=%H", revision_range, "--", *pathspecs)
-                if found:
-                    return _commit_info(repo, found.strip())
-            return None
-        except GitCommandError as err:
-            log.warning("cannot read the history of %s: %s", ", ".join(pathspecs), err)
-            return None
-        finally:
-            repo.close()
+        with Repo(self.repo_path) as repo:
+            try:
+                in_range = since is not None and self._is_ancestor(repo, since)
+                found = repo.git.log(
+                    "-1",
+                    "--format=%H",
+                    f"{since}..{self.until}" if in_range else self.until,
+                    "--",
+                    *pathspecs,
+                )
+                return _commit_info(repo, found.strip()) if found else None
+            except GitCommandError as err:
+                log.warning("cannot read the history of %s: %s", ", ".join(pathspecs), err)
+                return None
 
     def includes(self, commit: str) -> bool:
         """Whether `commit` is `until` or one of its ancestors (False when either is unknown here)."""
