@@ -60,7 +60,7 @@ class RevisionPlan:
     held: bool
     """A rolled-back spec: the unit is left alone until its spec changes."""
     record: RevisionRecord
-    """The history entry for a new revision (with the snapshot's commit, author, message, time)."""
+    """The history entry for a new revision (at the credited commit, with its author, message, time)."""
     restore: Restore | None = None
 
 
