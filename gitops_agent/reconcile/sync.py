@@ -335,8 +335,8 @@ def sync_unit(
 def _credit(context: _UnitContext, rendered: RenderedUnit, inventory: Inventory | None) -> CommitInfo:
     """The newest commit that changed what the unit renders from, since its last revision."""
     latest = inventory.latest if inventory else None
-    if latest is not None and latest.spec_hash == rendered.spec_hash:
-        return context.snapshot.info  # not a new revision: nothing to credit
+    if context.restore is not None or (latest is not None and latest.spec_hash == rendered.spec_hash):
+        return context.snapshot.info  # a restore, or not a new revision: nothing to credit
     paths = (*context.sources.get(rendered.name, ()), SETTINGS_FILE)
     return context.snapshot.credit(paths, since=latest.commit if latest else None)
 
