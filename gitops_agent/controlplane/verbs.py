@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -198,12 +199,26 @@ def rollback_plan(name: str, *, commit: str, revision: int | None = None) -> Pla
     return plan
 
 
-ACTION_PLANS: dict[str, Callable[[str], Planner]] = {
-    "suspend": lambda name: suspend_plan(name, suspended=True),
-    "resume": lambda name: suspend_plan(name, suspended=False),
-    "redeploy": redeploy_plan,
+@dataclass(frozen=True)
+class Action:
+    """A body-less verb on one deployment (the HTTP API's `POST …/{name}/<action>`)."""
+
+    summary: str
+    plan: Callable[[str], Planner]
+
+
+ACTIONS: dict[str, Action] = {
+    "suspend": Action(
+        "Suspend: commit `spec.suspend: true`; the agent leaves the deployment alone",
+        lambda name: suspend_plan(name, suspended=True),
+    ),
+    "resume": Action(
+        "Resume: commit the removal of `spec.suspend`", lambda name: suspend_plan(name, suspended=False)
+    ),
+    "redeploy": Action(
+        "Redeploy: commit a new `spec.redeploy` (the same spec again, every pod restarted)", redeploy_plan
+    ),
 }
-"""The body-less verbs by name (the HTTP API's `POST …/{name}/<action>`)."""
 
 
 def deployment_file(root: Path, name: str) -> str:

@@ -37,7 +37,7 @@ from gitops_agent.agent.http.api_request import (
     parse_body,
     problem,
 )
-from gitops_agent.agent.http.api_schema import ACTIONS, NAME_PATTERN, openapi_document
+from gitops_agent.agent.http.api_schema import NAME_PATTERN, openapi_document
 from gitops_agent.agent.http.server import Request, Response, Router
 from gitops_agent.controlplane.edit import (
     DeploymentExistsError,
@@ -53,7 +53,7 @@ from gitops_agent.controlplane.edit import set_scale as edit_scale
 from gitops_agent.controlplane.repo_writer import Change, Planner, RepoTarget, publish
 from gitops_agent.controlplane.scaffold import render_new
 from gitops_agent.controlplane.verbs import (
-    ACTION_PLANS,
+    ACTIONS,
     DEPLOYMENTS_DIR,
     check_no_new_problems,
     deployment_file,
@@ -164,7 +164,7 @@ class ControlPlaneApi:
 
         def handle(request: Request) -> Response:
             name = _deployment_name(request)
-            return self._write(name, ACTION_PLANS[action](name), 201)
+            return self._write(name, ACTIONS[action].plan(name), 201)
 
         return handle
 

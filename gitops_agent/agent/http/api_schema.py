@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from gitops_agent.controlplane.verbs import ACTIONS
 from gitops_agent.manifests import load_schema
 
 NAME_PATTERN = "^[a-z]([-a-z0-9]*[a-z0-9])?$"
@@ -176,12 +177,6 @@ ROLLBACK_REQUEST: dict[str, Any] = {
     "additionalProperties": False,
     "properties": {"revision": {"type": "integer", "minimum": 1, "examples": [1]}},
 }
-ACTIONS = {
-    "suspend": "Suspend: commit `spec.suspend: true`; the agent leaves the deployment alone",
-    "resume": "Resume: commit the removal of `spec.suspend`",
-    "redeploy": "Redeploy: commit a new `spec.redeploy` (the same spec again, every pod restarted)",
-}
-"""Body-less write actions on one deployment: `POST /api/v1/deployments/{name}/<action>`."""
 
 
 def openapi_document(*, writes: bool) -> dict[str, Any]:
@@ -220,9 +215,9 @@ def openapi_document(*, writes: bool) -> dict[str, Any]:
             ),
             "parameters": [_path_param("name")],
         }
-        for action, summary in ACTIONS.items():
-            paths[f"/api/v1/deployments/{{name}}/{action}"] = {
-                "post": _write(summary, None, "201", missing=True),
+        for verb, action in ACTIONS.items():
+            paths[f"/api/v1/deployments/{{name}}/{verb}"] = {
+                "post": _write(action.summary, None, "201", missing=True),
                 "parameters": [_path_param("name")],
             }
     return {
