@@ -87,6 +87,8 @@ ingress:
   basePath: /agents
   annotations:
     nginx.ingress.kubernetes.io/proxy-read-timeout: "3600"
+langsmith:
+  apiKeySecret: {{name: langsmith, key: api-key}}
 defaults:
   type: development
   resources:

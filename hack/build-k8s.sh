@@ -14,6 +14,10 @@
 #   - github.com/prometheus/prometheus at PROMETHEUS_VERSION: promtool (to check and unit-test the
 #     chart's alerting rules and the dashboard's queries), in a module of its own. Prometheus 3.x is
 #     published as module versions v0.3xx.y (v0.316.0 = Prometheus 3.16.0).
+#   - CRDs of the custom resources gitops-agent renders, copied from the projects' own modules
+#     (`go mod download`, nothing is built): KEDA's ScaledObject (github.com/kedacore/keda/v2 at
+#     KEDA_VERSION) and Gateway API's standard channel (sigs.k8s.io/gateway-api at GATEWAY_API_VERSION).
+#     The local cluster loads them when it starts. (Gateway API v1.7 needs Go 1.27 even to download.)
 # Each binary is skipped when already in the cache. Output: $GITOPS_AGENT_K8S_BIN (printed last).
 set -euo pipefail
 
@@ -22,6 +26,8 @@ ETCD_VERSION="${ETCD_VERSION:-v3.6.8}"
 KWOK_VERSION="${KWOK_VERSION:-v0.8.0}"
 HELM_VERSION="${HELM_VERSION:-v3.22.0}"
 PROMETHEUS_VERSION="${PROMETHEUS_VERSION:-v0.316.0}"
+KEDA_VERSION="${KEDA_VERSION:-v2.21.0}"
+GATEWAY_API_VERSION="${GATEWAY_API_VERSION:-v1.6.3}"
 CACHE_ROOT="${XDG_CACHE_HOME:-$HOME/.cache}/gitops-agent"
 BIN_DIR="${GITOPS_AGENT_K8S_BIN:-$CACHE_ROOT/k8s-$K8S_VERSION/bin}"
 WORK_DIR="$CACHE_ROOT/k8s-$K8S_VERSION/build"
@@ -136,6 +142,27 @@ prom_ldflags+=" -X github.com/prometheus/common/version.Branch=HEAD"
 # remove_all_sd: Prometheus's own build tag that leaves out every service-discovery plugin (cloud
 # SDKs, client-go, ...), which rule and query checks never use: a third of the size, ~3 min cold.
 build_one promtool "$prom_mod" github.com/prometheus/prometheus/cmd/promtool "$prom_ldflags" remove_all_sd
+
+# CRDs -----------------------------------------------------------------------------------------
+crd_dir="$BIN_DIR/../crds"
+crd_stamp="$crd_dir/.keda-$KEDA_VERSION-gateway-api-$GATEWAY_API_VERSION"
+if [[ ! -f "$crd_stamp" ]]; then
+  crd_mod="$WORK_DIR/crds"
+  make_module "$crd_mod" gitops-agent.dev/crds "github.com/kedacore/keda/v2@$KEDA_VERSION" \
+    "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION"
+  module_dir() { (cd "$crd_mod" && go mod download -json "$1" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p'); }
+  keda_dir=$(module_dir "github.com/kedacore/keda/v2@$KEDA_VERSION")
+  gateway_dir=$(module_dir "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION")
+  [[ -n "$keda_dir" && -n "$gateway_dir" ]] || { log "CRDs: go mod download failed"; exit 1; }
+  rm -rf "$crd_dir" && mkdir -p "$crd_dir"
+  cp "$keda_dir/config/crd/bases/keda.sh_scaledobjects.yaml" "$crd_dir/"
+  for kind in gatewayclasses gateways httproutes referencegrants; do
+    cp "$gateway_dir/config/crd/standard/gateway.networking.k8s.io_$kind.yaml" "$crd_dir/"
+  done
+  chmod u+w "$crd_dir"/*.yaml
+  touch "$crd_stamp"
+  log "CRDs: KEDA $KEDA_VERSION, Gateway API $GATEWAY_API_VERSION in $crd_dir"
+fi
 
 log "all binaries in $BIN_DIR"
 echo "$BIN_DIR"

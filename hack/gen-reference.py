@@ -41,11 +41,25 @@ Unknown fields are errors everywhere. `gitops-agent validate` reports every prob
 """
 
 
+K8S_REF = "#/$defs/io.k8s."
+K8S_DOCS = "https://kubernetes.io/docs/reference/kubernetes-api/"
+
+
+def _kubernetes_type(node: Mapping[str, Any]) -> str | None:
+    """`Container` for a reference to a Kubernetes type copied by hack/gen-k8s-defs.py, else None."""
+    ref = node.get("$ref")
+    return ref.rsplit(".", 1)[-1] if isinstance(ref, str) and ref.startswith(K8S_REF) else None
+
+
 def _resolve(root: Mapping[str, Any], node: Mapping[str, Any]) -> Mapping[str, Any]:
-    """Follow `$ref`s; the referring node's own keywords (description, default) win."""
+    """Follow `$ref`s; the referring node's own keywords (description, default) win. A Kubernetes
+    type is not expanded: it is documented by Kubernetes (`x-kubernetes-type` names it)."""
     ref = node.get("$ref")
     if not isinstance(ref, str):
         return node
+    k8s = _kubernetes_type(node)
+    if k8s:
+        return {**{k: v for k, v in node.items() if k != "$ref"}, "x-kubernetes-type": k8s}
     target: Mapping[str, Any] = root
     for step in ref.removeprefix("#/").split("/"):
         target = target[step]
@@ -55,6 +69,11 @@ def _resolve(root: Mapping[str, Any], node: Mapping[str, Any]) -> Mapping[str, A
 
 
 def _type(root: Mapping[str, Any], node: Mapping[str, Any]) -> str:
+    if "x-kubernetes-type" in node:
+        return f"Kubernetes [`{node['x-kubernetes-type']}`]({K8S_DOCS})"
+    items = node.get("items")
+    if node.get("type") == "array" and isinstance(items, Mapping) and _kubernetes_type(items):
+        return f"list of Kubernetes [`{_kubernetes_type(items)}`]({K8S_DOCS})"
     if "const" in node:
         return f"`{json.dumps(node['const'])}`"
     if "enum" in node:

@@ -21,9 +21,11 @@ from gitops_agent.core.logs import get_logger
 from gitops_agent.core.objects import ObjectKey
 from gitops_agent.engine.diff import comparable
 from gitops_agent.engine.live import OWNED_SELECTOR
-from gitops_agent.kube.client import GoneError, KubeClient
+from gitops_agent.kube.client import GoneError, KubeClient, NotFoundError
 
 log = get_logger("watch")
+UNSERVED_RETRY_SECONDS = 60.0
+"""How often a stream of a kind the apiserver does not serve (no CRD) looks again."""
 
 
 Stream = tuple[str, str, str]  # (namespace, api_version, kind)
@@ -91,7 +93,7 @@ class WatchCache:
 
     def _run(self, stream: Stream) -> None:
         namespace, api_version, kind = stream
-        failing = False
+        failing = unserved = False
         while not self._stop.is_set():
             try:
                 version = self._relist(stream)
@@ -112,6 +114,19 @@ class WatchCache:
                     self._apply_event(event_type, obj, api_version, kind)
             except GoneError:
                 continue  # compacted: list again
+            except NotFoundError as err:  # a custom resource whose CRD is not installed (yet)
+                if not unserved:
+                    log.info(
+                        "not watching %s in %s: %s; checking again every %.0f s",
+                        kind,
+                        namespace,
+                        err,
+                        UNSERVED_RETRY_SECONDS,
+                    )
+                unserved = True
+                with self._lock:
+                    self._synced.add(stream)  # nothing of this kind can exist: the cache is complete
+                self._stop.wait(UNSERVED_RETRY_SECONDS)
             except ClusterError as err:
                 if self._stop.is_set():
                     return

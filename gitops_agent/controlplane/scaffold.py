@@ -119,7 +119,7 @@ def _type_and_scale(new: NewDeployment) -> list[str]:
 def _resources(new: NewDeployment) -> list[str]:
     requests = [f"{k}: {yaml_string(v)}" for k, v in (("cpu", new.cpu), ("memory", new.memory)) if v]
     if not requests:
-        return ["  # resources: left to `defaults.resources` in gitops-agent.yaml"]
+        return ["  # resources: `defaults.resources` in gitops-agent.yaml, else sized by type"]
     return ["  resources:", f"    requests: {{{', '.join(requests)}}}"]
 
 

@@ -30,9 +30,9 @@ class Stage(enum.IntEnum):
     """Agent API server and queue workers (and other workloads)."""
     SERVICE = 3
     ROUTING = 4
-    """Ingress."""
+    """Ingress, Gateway API HTTPRoutes."""
     SCALING = 5
-    """HorizontalPodAutoscalers, PodDisruptionBudgets."""
+    """HorizontalPodAutoscalers, KEDA ScaledObjects, PodDisruptionBudgets."""
 
 
 class HealthRule(enum.StrEnum):
@@ -47,6 +47,8 @@ class HealthRule(enum.StrEnum):
     HPA = "hpa"
     READY_CONDITION = "ready-condition"
     """Custom resources with a `Ready` condition (KEDA, cert-manager, Flux, ...)."""
+    ROUTE = "route"
+    """Gateway API routes: accepted by every parent Gateway, with their backends resolved."""
 
 
 class Recreate(enum.Enum):
@@ -117,6 +119,11 @@ KINDS: tuple[Kind, ...] = (
          verbs=WRITE),
     Kind("autoscaling/v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", Stage.SCALING, _ALWAYS,
          watched=True, health=HealthRule.HPA, verbs=WRITE),
+    # Custom resources we render (their CRDs may be missing: the watch cache then waits for them).
+    Kind("gateway.networking.k8s.io/v1", "HTTPRoute", "httproutes", Stage.ROUTING, _ALWAYS, watched=True,
+         health=HealthRule.ROUTE, verbs=WRITE),
+    Kind("keda.sh/v1alpha1", "ScaledObject", "scaledobjects", Stage.SCALING, _ALWAYS, watched=True,
+         health=HealthRule.READY_CONDITION, verbs=WRITE),
     Kind("policy/v1", "PodDisruptionBudget", "poddisruptionbudgets", Stage.SCALING, _ALWAYS, watched=True,
          verbs=WRITE),
     # Read only: Service health counts EndpointSlices; the workload view reads Pods.

@@ -295,6 +295,34 @@ def _ready_condition(live: Live) -> Verdict:
     return Health.PROGRESSING, f"Ready unknown: {detail or 'no reason given'}"
 
 
+def _route(live: Live) -> Verdict:
+    """Gateway API route status: each parent Gateway's controller says Accepted and ResolvedRefs.
+
+    No parent has reported yet: Progressing (no Gateway controller picked it up; at the rollout
+    deadline that fails the revision, because nothing serves the route). A parent that refuses it
+    (wrong listener, hostname not allowed) or cannot resolve its backend: Degraded.
+    """
+    parents = [p for p in _field(live, "status", "parents") or [] if isinstance(p, Mapping)]
+    if not parents:
+        return Health.PROGRESSING, "not accepted by a Gateway yet (no parent status)"
+    generation = _field(live, "metadata", "generation")
+    for parent in parents:
+        name = str((parent.get("parentRef") or {}).get("name", "?"))
+        conditions = {str(c.get("type")): c for c in parent.get("conditions") or [] if isinstance(c, Mapping)}
+        for kind in ("Accepted", "ResolvedRefs"):
+            condition = conditions.get(kind)
+            if condition is None:
+                return Health.PROGRESSING, f"Gateway {name} has not reported {kind} yet"
+            observed = condition.get("observedGeneration")
+            if isinstance(generation, int) and isinstance(observed, int) and observed < generation:
+                return Health.PROGRESSING, f"Gateway {name} has not observed generation {generation} yet"
+            if condition.get("status") != "True":
+                detail = f"{condition.get('reason', '')}: {condition.get('message', '')}".strip(": ")
+                return Health.DEGRADED, f"{kind}=False on Gateway {name}: {detail or 'no reason given'}"
+    names = ", ".join(str((p.get("parentRef") or {}).get("name", "?")) for p in parents)
+    return Health.HEALTHY, f"accepted by Gateway {names}"
+
+
 def _unobserved_if_reported(live: Live) -> str | None:
     """Like `_unobserved`, for resources whose controllers may not report observedGeneration."""
     if _field(live, "status", "observedGeneration") is None:
@@ -309,6 +337,7 @@ _RULES: dict[HealthRule, Callable[[Live], Verdict]] = {
     HealthRule.INGRESS: _ingress,
     HealthRule.HPA: _hpa,
     HealthRule.READY_CONDITION: _ready_condition,
+    HealthRule.ROUTE: _route,
 }
 """The rule for each `HealthRule` of the kinds table (SERVICE needs endpoints; EXISTS needs none)."""
 

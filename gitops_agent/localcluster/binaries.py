@@ -43,9 +43,15 @@ class Binaries:
         """kwok v0.8 ships no built-in stages; the build script copies them here."""
         return self.bin_dir.parent / "kwok-stages"
 
+    @property
+    def crds_dir(self) -> Path:
+        """CRD manifests of the custom resources gitops-agent renders (KEDA, Gateway API)."""
+        return self.bin_dir.parent / "crds"
+
     def missing(self) -> list[str]:
         """Names of binaries not (yet) built."""
-        return [name for name in BINARY_NAMES if not os.access(self.path(name), os.X_OK)]
+        missing = [name for name in BINARY_NAMES if not os.access(self.path(name), os.X_OK)]
+        return missing if any(self.crds_dir.glob("*.yaml")) else [*missing, "crds"]
 
 
 def default_bin_dir() -> Path:

@@ -1,6 +1,7 @@
 """Orchestrates the local control plane: ports, PKI, start order, readiness, kubeconfig, shutdown.
 
-Start order matters: etcd, then kube-apiserver (waits for /readyz), then - in full mode - the
+Start order matters: etcd, then kube-apiserver (waits for /readyz) and the CRDs of the custom
+resources we render (KEDA ScaledObject, Gateway API; see hack/build-k8s.sh), then - in full mode - the
 controller-manager, scheduler and kwok, then fake Nodes, then a wait until they are Ready and the
 default ServiceAccount exists (the sign that the controller-manager works).
 """
@@ -34,6 +35,64 @@ READY_TIMEOUT_SECONDS = 90.0
 NEVER_READY_IMAGE_MARK = "never-ready"
 
 _Probe = Callable[[], bool]
+
+_NOT_DELETED = {"cel": {"expression": "!has(self.metadata.deletionTimestamp)"}}
+_HTTPROUTE_STATUS = """\
+parents:
+{{- range .spec.parentRefs }}
+- parentRef:
+    group: gateway.networking.k8s.io
+    kind: Gateway
+    name: {{ .name }}
+    {{- if .namespace }}
+    namespace: {{ .namespace }}
+    {{- end }}
+    {{- if .sectionName }}
+    sectionName: {{ .sectionName }}
+    {{- end }}
+  controllerName: kwok.x-k8s.io/gateway
+  conditions:
+  - {type: Accepted, status: "True", reason: Accepted, message: accepted by the local cluster,
+     observedGeneration: {{ $.metadata.generation }}, lastTransitionTime: {{ Now | Quote }}}
+  - {type: ResolvedRefs, status: "True", reason: ResolvedRefs, message: "",
+     observedGeneration: {{ $.metadata.generation }}, lastTransitionTime: {{ Now | Quote }}}
+{{- end }}
+"""
+
+
+def _status_stage(name: str, api_version: str, kind: str, *, when: str, status: str) -> dict[str, Any]:
+    """A kwok Stage that writes `status` (a template) to objects of a kind while `when` (CEL) holds."""
+    return {
+        "apiVersion": "kwok.x-k8s.io/v1alpha1",
+        "kind": "Stage",
+        "metadata": {"name": name},
+        "spec": {
+            "resourceRef": {"apiGroup": api_version, "kind": kind},
+            "selector": {"matchExpressions": [_NOT_DELETED, {"cel": {"expression": when}}]},
+            "steps": [{"patch": {"root": "status", "subresource": "status", "template": status}}],
+        },
+    }
+
+
+# Full mode stands in for KEDA and a Gateway controller, like kwok does for kubelets: the status those
+# controllers would write, so rollouts of deployments using them can become healthy.
+CUSTOM_RESOURCE_STAGES: dict[str, dict[str, Any]] = {
+    "scaledobject-ready": _status_stage(
+        "scaledobject-ready",
+        "keda.sh/v1alpha1",
+        "ScaledObject",
+        when="!has(self.status) || !has(self.status.conditions)",
+        status="conditions:\n- {type: Ready, status: 'True', reason: ScaledObjectReady, message: kwok}\n",
+    ),
+    "httproute-accepted": _status_stage(
+        "httproute-accepted",
+        "gateway.networking.k8s.io/v1",
+        "HTTPRoute",
+        when="!has(self.status) || !has(self.status.parents) || self.status.parents.exists(p, "
+        "p.conditions.exists(c, c.observedGeneration != self.metadata.generation))",
+        status=_HTTPROUTE_STATUS,
+    ),
+}
 
 
 class Mode(enum.Enum):
@@ -103,6 +162,7 @@ class LocalCluster:
             etcd_url = self._start_etcd()
             self._start_apiserver(pki, etcd_url)
             self._write_kubeconfig(pki)
+            self._load_crds()
             if self.mode is Mode.FULL:
                 self._start_full_components(pki)
         except BaseException:
@@ -212,6 +272,24 @@ class LocalCluster:
     def start_apiserver(self) -> None:
         self._run_apiserver()
 
+    def _load_crds(self) -> None:
+        """The CRDs of the custom resources we render, as their projects publish them (see build-k8s.sh)."""
+        self.kubectl("apply", "--server-side", "-f", str(self.binaries.crds_dir))
+        self.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
+        # Established comes before the OpenAPI v3 document lists the groups; kwok's stage controllers
+        # (and `kubectl explain`) read that document and fail on a group it does not have yet.
+        paths = tuple(
+            f"apis/{stage['spec']['resourceRef']['apiGroup']}" for stage in CUSTOM_RESOURCE_STAGES.values()
+        )
+
+        def published() -> bool:
+            listed = json.loads(self.kubectl("get", "--raw", "/openapi/v3", check=False) or "{}").get(
+                "paths", {}
+            )
+            return all(path in listed for path in paths)
+
+        self._wait(None, published, "the CRDs' OpenAPI documents")
+
     def _start_full_components(self, pki: ClusterPki) -> None:
         kubeconfig = str(self.kubeconfig)
         self._spawn(
@@ -288,6 +366,10 @@ class LocalCluster:
             files.append(target)
         if not files:
             raise LocalClusterError(f"no kwok stage files in {self.binaries.kwok_stages_dir}")
+        for name, stage in CUSTOM_RESOURCE_STAGES.items():
+            target = stage_dir / f"{name}.yaml"
+            target.write_text(yaml.safe_dump(stage, sort_keys=False))
+            files.append(target)
         return files
 
     def _create_nodes(self) -> None:

@@ -15,16 +15,21 @@ from typing import Any
 from gitops_agent.manifests.model import (
     AgentDeployment,
     Autoscaling,
+    AutoscalingMode,
     Defaults,
     DeploymentType,
     External,
+    GatewayRef,
     Ingress,
     IngressSettings,
+    KedaTiming,
+    LangSmith,
     ManagedPostgres,
     ManagedRedis,
     PrunePolicy,
     Queue,
     Resources,
+    Routing,
     Scale,
     SecretEnvVar,
     SecretKeyRef,
@@ -35,7 +40,18 @@ from gitops_agent.manifests.schemas import schema_default
 from gitops_agent.manifests.syntax import quantity_string
 
 DEFAULT_REPLICAS = {DeploymentType.DEVELOPMENT: 1, DeploymentType.PRODUCTION: 2}
-"""API server replicas when a deployment sets neither `replicas` nor `autoscaling`."""
+"""API server replicas when a deployment sets neither `replicas` nor `autoscaling` (production: the
+minimum of its default autoscaler, `PRODUCTION_MAX_REPLICAS`)."""
+PRODUCTION_MAX_REPLICAS = 10
+"""LangGraph's production deployments scale up to 10 replicas."""
+TYPE_RESOURCES = {
+    DeploymentType.DEVELOPMENT: Resources(cpu_request="1", memory_request="1Gi", memory_limit="1Gi"),
+    DeploymentType.PRODUCTION: Resources(cpu_request="2", memory_request="2Gi", memory_limit="2Gi"),
+}
+"""LangGraph's sizes (development 1 CPU / 1 GiB, production 2 CPU / 2 GiB), used when neither the
+deployment nor `defaults.resources` sets any: memory limit = request (a pod is never OOM-killed for
+memory it was promised, nor evicted first under node pressure), no CPU limit (a busy agent is never
+throttled; the request already reserves its share)."""
 
 
 def _deployment_default(path: str) -> Any:
@@ -66,6 +82,40 @@ def join_paths(base: str, path: str) -> str:
     return base if path == "/" else base + path
 
 
+def _secret_ref_or_none(data: Mapping[str, Any] | None) -> SecretKeyRef | None:
+    return None if data is None else SecretKeyRef(name=data["name"], key=data["key"])
+
+
+def _langsmith(data: Mapping[str, Any], base: LangSmith) -> LangSmith:
+    """`base` with every field `data` sets replaced."""
+    return LangSmith(
+        enabled=data.get("enabled", base.enabled),
+        endpoint=data.get("endpoint", base.endpoint),
+        api_key=_secret_ref_or_none(data.get("apiKeySecret")) or base.api_key,
+        license_key=_secret_ref_or_none(data.get("licenseKeySecret")) or base.license_key,
+        tracing=data.get("tracing", base.tracing),
+        project=data.get("project", base.project),
+    )
+
+
+def _gateway(data: Mapping[str, Any] | None) -> GatewayRef | None:
+    if data is None:
+        return None
+    return GatewayRef(data["name"], data.get("namespace"), data.get("sectionName"))
+
+
+def _keda(data: Mapping[str, Any]) -> KedaTiming:
+    prefix = "autoscaling.keda."
+    return KedaTiming(
+        polling_interval=data.get("pollingInterval", _settings_default(prefix + "pollingInterval")),
+        cooldown_period=data.get("cooldownPeriod", _settings_default(prefix + "cooldownPeriod")),
+        scale_down_stabilization_seconds=data.get(
+            "scaleDownStabilizationWindowSeconds",
+            _settings_default(prefix + "scaleDownStabilizationWindowSeconds"),
+        ),
+    )
+
+
 def settings_from(data: Mapping[str, Any], *, file: str) -> Settings:
     """Build Settings from a schema-valid `gitops-agent.yaml`."""
     ingress = data.get("ingress", {})
@@ -73,6 +123,7 @@ def settings_from(data: Mapping[str, Any], *, file: str) -> Settings:
     postgres = defaults.get("postgres", {})
     sync = data.get("sync", {})
     prune = sync.get("prune", {})
+    autoscaling = data.get("autoscaling", {})
     return Settings(
         namespace=data["namespace"],
         allowed_namespaces=tuple(data.get("allowedNamespaces", _settings_default("allowedNamespaces"))),
@@ -85,8 +136,7 @@ def settings_from(data: Mapping[str, Any], *, file: str) -> Settings:
         ),
         defaults=Defaults(
             type=DeploymentType(defaults.get("type", _settings_default("defaults.type"))),
-            resources=resources_from(defaults.get("resources", _settings_default("defaults.resources")))
-            or Resources(),
+            resources=resources_from(defaults.get("resources")),
             postgres_storage=quantity_string(
                 postgres.get("storage", _settings_default("defaults.postgres.storage"))
             ),
@@ -101,25 +151,46 @@ def settings_from(data: Mapping[str, Any], *, file: str) -> Settings:
             auto_rollback=sync.get("autoRollback", _settings_default("sync.autoRollback")),
         ),
         file=file,
+        routing=Routing(data.get("routing", _settings_default("routing"))),
+        gateway=_gateway(data.get("gateway")),
+        langsmith=_langsmith(
+            data.get("langsmith", {}), LangSmith(tracing=_settings_default("langsmith.tracing"))
+        ),
+        autoscaling_mode=AutoscalingMode(autoscaling.get("mode", _settings_default("autoscaling.mode"))),
+        keda=_keda(autoscaling.get("keda", {})),
     )
 
 
-def _scale(data: Mapping[str, Any], default_replicas: int) -> Scale:
+def _scale(data: Mapping[str, Any], default: Scale, settings: Settings) -> Scale:
     """Fixed replicas, or an autoscaler when max > min (equal bounds mean a fixed count)."""
     block = data.get("autoscaling")
     if block is None:
-        return Scale(replicas=data.get("replicas", default_replicas))
+        return Scale(replicas=data["replicas"]) if "replicas" in data else default
     low = block.get("minReplicas", _deployment_default("spec.autoscaling.minReplicas"))
     high = block["maxReplicas"]
     target = block.get("targetCPUUtilization", _deployment_default("spec.autoscaling.targetCPUUtilization"))
-    return Scale(replicas=low, autoscaling=Autoscaling(low, high, target) if high > low else None)
+    mode = AutoscalingMode(block.get("mode", settings.autoscaling_mode))
+    autoscaling = Autoscaling(low, high, target, mode, block.get("targetMemoryUtilization"), settings.keda)
+    return Scale(replicas=low, autoscaling=autoscaling if high > low else None)
 
 
-def _queue(spec: Mapping[str, Any], api_resources: Resources) -> Queue:
+def _default_scale(kind: DeploymentType, resources: Resources, settings: Settings) -> Scale:
+    """Development: 1 replica. Production: 2 to 10 on an autoscaler, when it has a CPU request to
+    scale on (else 2 fixed: an HPA on CPU without a request never scales)."""
+    low = DEFAULT_REPLICAS[kind]
+    if kind is DeploymentType.DEVELOPMENT or resources.cpu_request is None:
+        return Scale(replicas=low)
+    target = _deployment_default("spec.autoscaling.targetCPUUtilization")
+    mode = settings.autoscaling_mode
+    return Scale(low, Autoscaling(low, PRODUCTION_MAX_REPLICAS, target, mode, keda=settings.keda))
+
+
+def _queue(spec: Mapping[str, Any], api_resources: Resources, settings: Settings) -> Queue:
     block = spec.get("queue", {})
+    default = Scale(replicas=_deployment_default("spec.queue.replicas"))
     return Queue(
         enabled=block.get("enabled", _deployment_default("spec.queue.enabled")),
-        scale=_scale(block, _deployment_default("spec.queue.replicas")),
+        scale=_scale(block, default, settings),
         jobs_per_worker=block.get("jobsPerWorker", _deployment_default("spec.queue.jobsPerWorker")),
         resources=resources_from(block.get("resources")) or api_resources,
     )
@@ -188,20 +259,22 @@ def deployment_from(data: Mapping[str, Any], settings: Settings, *, file: str) -
     spec = data["spec"]
     name = data["metadata"]["name"]
     kind = DeploymentType(spec.get("type", settings.defaults.type))
-    resources = resources_from(spec.get("resources")) or settings.defaults.resources
+    resources = resources_from(spec.get("resources")) or settings.defaults.resources or TYPE_RESOURCES[kind]
+    routing = Routing(spec.get("routing", settings.routing))
+    langsmith = _langsmith(spec.get("langsmith", {}), settings.langsmith)
     return AgentDeployment(
         name=name,
         namespace=data["metadata"].get("namespace", settings.namespace),
         file=file,
         image=spec["image"],
         type=kind,
-        scale=_scale(spec, DEFAULT_REPLICAS[kind]),
+        scale=_scale(spec, _default_scale(kind, resources, settings), settings),
         resources=resources,
         env=tuple(spec.get("env", {}).items()),
         secret_env=tuple(
             SecretEnvVar(e["name"], SecretKeyRef(e["secret"], e["key"])) for e in spec.get("secretEnv", [])
         ),
-        queue=_queue(spec, resources),
+        queue=_queue(spec, resources, settings),
         postgres=_postgres(spec, settings),
         redis=_redis(spec),
         ingress=_ingress(spec, name, settings),
@@ -219,4 +292,13 @@ def deployment_from(data: Mapping[str, Any], settings: Settings, *, file: str) -
         image_pull_secrets=tuple(spec.get("imagePullSecrets", [])),
         node_selector=tuple(spec.get("nodeSelector", {}).items()),
         tolerations=tuple(dict(t) for t in spec.get("tolerations", [])),
+        routing=routing,
+        gateway=settings.gateway if routing is Routing.GATEWAY else None,
+        langsmith=langsmith,
+        volumes=tuple(spec.get("volumes", [])),
+        volume_mounts=tuple(spec.get("volumeMounts", [])),
+        init_containers=tuple(spec.get("initContainers", [])),
+        sidecars=tuple(spec.get("sidecars", [])),
+        affinity=spec.get("affinity"),
+        topology_spread=tuple(spec.get("topologySpreadConstraints", [])),
     )

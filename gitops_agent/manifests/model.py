@@ -57,13 +57,34 @@ class Resources:
         return out
 
 
+class AutoscalingMode(StrEnum):
+    """Which autoscaler owns the replica count."""
+
+    HPA = "hpa"
+    """A HorizontalPodAutoscaler on CPU."""
+    KEDA = "keda"
+    """A KEDA ScaledObject on pending runs, CPU and memory."""
+
+
+@dataclass(frozen=True)
+class KedaTiming:
+    """How fast a KEDA ScaledObject reacts (LangChain's chart defaults)."""
+
+    polling_interval: int = 30
+    cooldown_period: int = 300
+    scale_down_stabilization_seconds: int = 300
+
+
 @dataclass(frozen=True)
 class Autoscaling:
-    """A HorizontalPodAutoscaler on CPU; only built when max > min."""
+    """An autoscaler between min and max replicas; only built when max > min."""
 
     min_replicas: int
     max_replicas: int
     target_cpu_utilization: int
+    mode: AutoscalingMode = AutoscalingMode.HPA
+    target_memory_utilization: int | None = None
+    keda: KedaTiming = KedaTiming()
 
 
 @dataclass(frozen=True)
@@ -132,6 +153,42 @@ class External:
     uri_secret: SecretKeyRef
 
 
+class Routing(StrEnum):
+    """What serves `spec.ingress`: an Ingress, or a Gateway API HTTPRoute."""
+
+    INGRESS = "ingress"
+    GATEWAY = "gateway"
+
+
+@dataclass(frozen=True)
+class GatewayRef:
+    """The shared Gateway HTTPRoutes attach to (`parentRefs`)."""
+
+    name: str
+    namespace: str | None = None
+    section_name: str | None = None
+
+
+@dataclass(frozen=True)
+class LangSmith:
+    """How a deployment reaches the team's LangSmith (settings, then the deployment's overrides)."""
+
+    enabled: bool = True
+    endpoint: str | None = None
+    api_key: SecretKeyRef | None = None
+    license_key: SecretKeyRef | None = None
+    tracing: bool = True
+    project: str | None = None
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The start-up keys this block injects (none when disabled)."""
+        if not self.enabled:
+            return ()
+        pairs = (("LANGSMITH_API_KEY", self.api_key), ("LANGGRAPH_CLOUD_LICENSE_KEY", self.license_key))
+        return tuple(name for name, ref in pairs if ref is not None)
+
+
 @dataclass(frozen=True)
 class Ingress:
     """How the API server is reached from outside: the host and the full (composed) path."""
@@ -178,6 +235,17 @@ class AgentDeployment:
     image_pull_secrets: tuple[str, ...] = ()
     node_selector: tuple[tuple[str, str], ...] = ()
     tolerations: tuple[dict[str, Any], ...] = ()
+    routing: Routing = Routing.INGRESS
+    gateway: GatewayRef | None = None
+    """The shared Gateway, when `routing` is GATEWAY (None: not configured, a validation problem)."""
+    langsmith: LangSmith = LangSmith(enabled=False)
+    volumes: tuple[dict[str, Any], ...] = ()
+    """Kubernetes `Volume`s (schema-checked) of the API server and queue worker pods."""
+    volume_mounts: tuple[dict[str, Any], ...] = ()
+    init_containers: tuple[dict[str, Any], ...] = ()
+    sidecars: tuple[dict[str, Any], ...] = ()
+    affinity: dict[str, Any] | None = None
+    topology_spread: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -213,7 +281,8 @@ class Defaults:
     """Values for deployments that leave them out."""
 
     type: DeploymentType = DeploymentType.DEVELOPMENT
-    resources: Resources = Resources()
+    resources: Resources | None = None
+    """For every type; None: by type (`TYPE_RESOURCES` in `build`)."""
     postgres_storage: str = "10Gi"
     postgres_storage_class_name: str | None = None
 
@@ -228,6 +297,11 @@ class Settings:
     defaults: Defaults
     sync: SyncPolicy
     file: str = "gitops-agent.yaml"
+    routing: Routing = Routing.INGRESS
+    gateway: GatewayRef | None = None
+    langsmith: LangSmith = LangSmith()
+    autoscaling_mode: AutoscalingMode = AutoscalingMode.HPA
+    keda: KedaTiming = KedaTiming()
 
     def namespace_allowed(self, namespace: str) -> bool:
         """The target namespace and the listed extra namespaces are allowed."""

@@ -69,9 +69,9 @@ def _deployment_objects(dep: AgentDeployment, *, secret_seed: bytes) -> list[tup
     if dep.queue.enabled:
         staged.append((Stage.WORKLOAD, render_agent.queue_deployment(dep)))
     staged.append((Stage.SERVICE, render_agent.service(dep)))
-    ingress = render_agent.ingress(dep)
-    if ingress is not None:
-        staged.append((Stage.ROUTING, ingress))
+    route = render_agent.route(dep)
+    if route is not None:
+        staged.append((Stage.ROUTING, route))
     staged.extend((Stage.SCALING, m) for m in render_agent.scaling_objects(dep))
     return staged
 

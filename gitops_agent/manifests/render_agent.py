@@ -1,9 +1,10 @@
-"""The LangGraph Server itself: API server and queue-worker Deployments, Service, Ingress, HPA, PDB.
+"""The LangGraph Server itself: API server and queue-worker Deployments, Service, route, autoscalers, PDBs.
 
 Follows how LangGraph Platform runs the server: one image for both roles, HTTP on port 8000 with a
 health endpoint at `/ok` (kept at the root even under a `MOUNT_PREFIX`), queue workers started with
 `python -m langgraph_api.queue_entrypoint`, and `N_JOBS_PER_WORKER=0` on the API server once workers
-run separately.
+run separately. LangSmith variables, KEDA ScaledObjects and Gateway API HTTPRoutes follow LangChain's
+`langgraph-cloud` chart (the README maps each field to it).
 """
 
 from __future__ import annotations
@@ -19,7 +20,14 @@ from gitops_agent.core.labels import (
     ENV_DEPLOYMENT,
     selector_labels,
 )
-from gitops_agent.manifests.model import AgentDeployment, DeploymentType, Resources, Scale
+from gitops_agent.manifests.model import (
+    AgentDeployment,
+    AutoscalingMode,
+    DeploymentType,
+    Resources,
+    Routing,
+    Scale,
+)
 from gitops_agent.manifests.render_backing import connection_env, pool_size
 from gitops_agent.manifests.render_common import object_meta, pod_meta, pull_secrets, secret_env, selector
 
@@ -27,6 +35,8 @@ PORT = 8000
 HEALTH_PATH = "/ok"
 QUEUE_COMMAND = ["python", "-m", "langgraph_api.queue_entrypoint"]
 POOL_ENV = "LANGGRAPH_POSTGRES_POOL_MAX_SIZE"
+PENDING_RUNS_QUERY = "SELECT COUNT(*) FROM run WHERE status = 'pending'"
+"""What LangChain's chart has KEDA count: runs waiting for a worker."""
 JOB_GRACE_SECONDS = 190
 """LangGraph waits up to 180 s (BG_JOB_SHUTDOWN_GRACE_PERIOD_SECS) for running jobs on shutdown."""
 REVISION_HISTORY = 5
@@ -63,8 +73,34 @@ def _env(dep: AgentDeployment, *, jobs: int, mount_prefix: str | None) -> list[d
     pool = pool_size(dep)
     if pool is not None and POOL_ENV not in dict(dep.env):
         env.append({"name": POOL_ENV, "value": str(pool)})
+    own = {name for name, _ in dep.env} | {var.name for var in dep.secret_env}
+    env.extend(e for e in langsmith_env(dep) if e["name"] not in own)
     env.extend({"name": name, "value": value} for name, value in dep.env)
     env.extend(secret_env(var.name, var.secret) for var in dep.secret_env)
+    return env
+
+
+def langsmith_env(dep: AgentDeployment) -> list[dict[str, Any]]:
+    """The team's LangSmith, as LangChain's chart wires it: keys from Secrets (each optional in its
+    Secret when both are configured, since either one starts the server), endpoint, tracing, project."""
+    smith = dep.langsmith
+    if not smith.enabled or not (smith.endpoint or smith.api_key or smith.license_key):
+        return []  # no LangSmith configured: nothing to trace to
+    env: list[dict[str, Any]] = []
+    if smith.endpoint:
+        env.append({"name": "LANGSMITH_ENDPOINT", "value": smith.endpoint})
+    both = smith.api_key is not None and smith.license_key is not None
+    for name, ref in (
+        ("LANGSMITH_API_KEY", smith.api_key),
+        ("LANGGRAPH_CLOUD_LICENSE_KEY", smith.license_key),
+    ):
+        if ref is not None:
+            entry = secret_env(name, ref)
+            if both:
+                entry["valueFrom"]["secretKeyRef"]["optional"] = True
+            env.append(entry)
+    env.append({"name": "LANGSMITH_TRACING", "value": "true" if smith.tracing else "false"})
+    env.append({"name": "LANGSMITH_PROJECT", "value": smith.project or dep.name})
     return env
 
 
@@ -82,6 +118,7 @@ def _container(
         "livenessProbe": _http_probe(period=15, failures=4),
         "resources": resources.to_kubernetes(),
         "securityContext": {"allowPrivilegeEscalation": False},
+        **({"volumeMounts": [dict(m) for m in dep.volume_mounts]} if dep.volume_mounts else {}),
     }
 
 
@@ -99,14 +136,18 @@ def _workload(
         **pull_secrets(dep),
         "enableServiceLinks": False,
         "terminationGracePeriodSeconds": grace,
-        "containers": [container],
+        "containers": [container, *(dict(c) for c in dep.sidecars)],
     }
-    if dep.service_account_name:
-        pod_spec["serviceAccountName"] = dep.service_account_name
-    if dep.node_selector:
-        pod_spec["nodeSelector"] = dict(dep.node_selector)
-    if dep.tolerations:
-        pod_spec["tolerations"] = [dict(t) for t in dep.tolerations]
+    optional: tuple[tuple[str, Any], ...] = (
+        ("serviceAccountName", dep.service_account_name),
+        ("nodeSelector", dict(dep.node_selector)),
+        ("tolerations", [dict(t) for t in dep.tolerations]),
+        ("affinity", dep.affinity),
+        ("topologySpreadConstraints", [dict(c) for c in dep.topology_spread]),
+        ("initContainers", [dict(c) for c in dep.init_containers]),
+        ("volumes", [dict(v) for v in dep.volumes]),
+    )
+    pod_spec.update((key, value) for key, value in optional if value)
     spec: dict[str, Any] = {
         "revisionHistoryLimit": REVISION_HISTORY,
         "progressDeadlineSeconds": dep.progress_deadline_seconds,
@@ -167,6 +208,37 @@ def service(dep: AgentDeployment) -> dict[str, Any]:
     }
 
 
+def route(dep: AgentDeployment) -> dict[str, Any] | None:
+    """How the deployment is reached from outside: an Ingress or an HTTPRoute (None: in-cluster only)."""
+    if dep.ingress is None:
+        return None
+    return http_route(dep) if dep.routing is Routing.GATEWAY else ingress(dep)
+
+
+def http_route(dep: AgentDeployment) -> dict[str, Any] | None:
+    """A Gateway API HTTPRoute on the shared Gateway, for the same host and path prefix as the Ingress.
+
+    Unlike LangChain's chart no URLRewrite filter is needed: the server is told its prefix
+    (`MOUNT_PREFIX`) and serves under it.
+    """
+    route, gateway = dep.ingress, dep.gateway
+    if route is None or gateway is None:
+        return None
+    parent: dict[str, Any] = {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": gateway.name}
+    if gateway.namespace:
+        parent["namespace"] = gateway.namespace
+    if gateway.section_name:
+        parent["sectionName"] = gateway.section_name
+    backend = {"group": "", "kind": "Service", "name": dep.name, "port": PORT, "weight": 1}
+    rule = {"matches": [{"path": {"type": "PathPrefix", "value": route.path}}], "backendRefs": [backend]}
+    return {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": object_meta(dep, dep.name, app=APP_API, component=COMPONENT_API),
+        "spec": {"parentRefs": [parent], "hostnames": [route.host], "rules": [rule]},
+    }
+
+
 def ingress(dep: AgentDeployment) -> dict[str, Any] | None:
     """One Ingress per deployment; path-routed ones share host, class and TLS secret."""
     route = dep.ingress
@@ -208,6 +280,48 @@ def _hpa(dep: AgentDeployment, name: str, *, app: str, component: str, scale: Sc
     }
 
 
+def _scaled_object(
+    dep: AgentDeployment, name: str, *, app: str, component: str, scale: Scale, pending_runs: bool
+) -> dict[str, Any] | None:
+    """A KEDA ScaledObject like LangChain's chart: cpu/memory triggers, and pending runs per worker.
+
+    The `postgresql` trigger reads the connection string from the target container's
+    `POSTGRES_URI` (KEDA resolves its Secret reference), so no credential is copied anywhere.
+    """
+    auto = scale.autoscaling
+    if auto is None:
+        return None
+    triggers: list[dict[str, Any]] = [
+        {"type": kind, "metricType": "Utilization", "metadata": {"value": str(value)}}
+        for kind, value in (("cpu", auto.target_cpu_utilization), ("memory", auto.target_memory_utilization))
+        if value is not None
+    ]
+    if pending_runs:
+        jobs = str(dep.queue.jobs_per_worker)
+        query = {"connectionFromEnv": "POSTGRES_URI", "query": PENDING_RUNS_QUERY}
+        triggers.append(
+            {
+                "type": "postgresql",
+                "metadata": {**query, "targetQueryValue": jobs, "activationTargetQueryValue": jobs},
+            }
+        )
+    behavior = {"scaleDown": {"stabilizationWindowSeconds": auto.keda.scale_down_stabilization_seconds}}
+    return {
+        "apiVersion": "keda.sh/v1alpha1",
+        "kind": "ScaledObject",
+        "metadata": object_meta(dep, name, app=app, component=component),
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+            "minReplicaCount": auto.min_replicas,
+            "maxReplicaCount": auto.max_replicas,
+            "pollingInterval": auto.keda.polling_interval,
+            "cooldownPeriod": auto.keda.cooldown_period,
+            "advanced": {"horizontalPodAutoscalerConfig": {"behavior": behavior}},
+            "triggers": triggers,
+        },
+    }
+
+
 def _pdb(dep: AgentDeployment, name: str, *, app: str, component: str) -> dict[str, Any]:
     """At most one pod down at a time through voluntary disruptions (node drains)."""
     return {
@@ -219,15 +333,22 @@ def _pdb(dep: AgentDeployment, name: str, *, app: str, component: str) -> dict[s
 
 
 def scaling_objects(dep: AgentDeployment) -> list[dict[str, Any]]:
-    """HPAs (where autoscaling applies) and, for production, PodDisruptionBudgets."""
-    roles = [(dep.name, APP_API, COMPONENT_API, dep.scale)]
+    """Autoscalers (an HPA or a KEDA ScaledObject, where autoscaling applies) and, for production,
+    PodDisruptionBudgets. Pending runs scale whoever executes them: the queue workers when enabled,
+    else the API server."""
+    roles = [(dep.name, APP_API, COMPONENT_API, dep.scale, not dep.queue.enabled)]
     if dep.queue.enabled:
-        roles.append((queue_name(dep), APP_QUEUE, COMPONENT_QUEUE, dep.queue.scale))
+        roles.append((queue_name(dep), APP_QUEUE, COMPONENT_QUEUE, dep.queue.scale, True))
     out: list[dict[str, Any]] = []
-    for name, app, component, scale in roles:
-        hpa = _hpa(dep, name, app=app, component=component, scale=scale)
-        if hpa is not None:
-            out.append(hpa)
+    for name, app, component, scale, runs in roles:
+        keda = scale.autoscaling is not None and scale.autoscaling.mode is AutoscalingMode.KEDA
+        scaler = (
+            _scaled_object(dep, name, app=app, component=component, scale=scale, pending_runs=runs)
+            if keda
+            else _hpa(dep, name, app=app, component=component, scale=scale)
+        )
+        if scaler is not None:
+            out.append(scaler)
         if dep.type is DeploymentType.PRODUCTION:
             out.append(_pdb(dep, name, app=app, component=component))
     return out

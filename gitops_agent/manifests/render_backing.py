@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from decimal import Decimal
 from typing import Any
 
 from gitops_agent.core.labels import (
@@ -36,6 +37,7 @@ from gitops_agent.manifests.render_common import (
     secret_env,
     selector,
 )
+from gitops_agent.manifests.syntax import parse_quantity
 
 POSTGRES_PORT = 5432
 REDIS_PORT = 6379
@@ -43,6 +45,14 @@ POSTGRES_USER = "postgres"
 POSTGRES_DB = "postgres"
 PGDATA_MOUNT = "/var/lib/postgresql/data"
 PASSWORD_LENGTH = 32
+REDIS_MAXMEMORY_SHARE = 0.75
+"""Redis's `maxmemory` as a share of its container's memory limit: the rest covers what Redis does not
+count against it (client output buffers of pub/sub subscribers, replication, fragmentation), so the
+limit is never reached and Redis evicts instead of being OOM-killed."""
+REDIS_EVICTION_POLICY = "volatile-ttl"
+"""LangGraph Server keeps resumable-stream chunks in Redis with a TTL (minutes); under memory
+pressure the ones closest to expiry go first, and keys without a TTL (locks, signals) are never
+evicted."""
 
 
 def derive_password(secret_seed: bytes, *, namespace: str, name: str, purpose: str) -> str:
@@ -195,8 +205,16 @@ def redis_objects(dep: AgentDeployment, redis: ManagedRedis, *, secret_seed: byt
     container = {
         "name": "redis",
         "image": redis.image,
-        # No persistence: LangGraph Server keeps only ephemeral signals in Redis.
-        "args": ["--save", "", "--appendonly", "no", "--requirepass", "$(REDIS_PASSWORD)"],
+        # No persistence: LangGraph Server keeps only ephemeral signals and streams in Redis.
+        "args": [
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--requirepass",
+            "$(REDIS_PASSWORD)",
+            *redis_memory_args(redis),
+        ],
         "env": [
             secret_env("REDIS_PASSWORD", SecretKeyRef(name, "password")),
             secret_env("REDISCLI_AUTH", SecretKeyRef(name, "password")),
@@ -225,6 +243,19 @@ def redis_objects(dep: AgentDeployment, redis: ManagedRedis, *, secret_seed: byt
         _secret(dep, name, values=values, **labels),
         _service(dep, name, port=REDIS_PORT, headless=False, **labels),
         deployment,
+    ]
+
+
+def redis_memory_args(redis: ManagedRedis) -> list[str]:
+    """`--maxmemory` (a share of the memory limit) and its eviction policy; none without a limit."""
+    limit = parse_quantity(redis.resources.memory_limit) if redis.resources.memory_limit else None
+    if limit is None:
+        return []
+    return [
+        "--maxmemory",
+        str(int(limit * Decimal(REDIS_MAXMEMORY_SHARE))),
+        "--maxmemory-policy",
+        REDIS_EVICTION_POLICY,
     ]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gitops_agent.manifests.build import settings_from
-from gitops_agent.manifests.model import Problem, Settings
+from gitops_agent.manifests.model import Problem, Routing, Settings
 from gitops_agent.manifests.schemas import validate_document
 from gitops_agent.manifests.validate import RESERVED_PATH, Checker, check_resources
 from gitops_agent.manifests.yamlpos import Document, YamlError, format_path, load_file
@@ -41,7 +41,13 @@ def load_settings(root: Path) -> tuple[Settings | None, list[Problem]]:
 
 def _semantic(settings: Settings, doc: Document) -> list[Problem]:
     check = Checker(doc, SETTINGS_FILE)
-    problems = list(check_resources(check, settings.defaults.resources, ("defaults", "resources")))
+    problems: list[Problem] = []
+    if settings.defaults.resources is not None:
+        problems.extend(check_resources(check, settings.defaults.resources, ("defaults", "resources")))
+    if settings.routing is Routing.GATEWAY and settings.gateway is None:
+        problems.append(
+            check.problem(("routing",), "routing: gateway needs the shared Gateway: set gateway.name")
+        )
     base = settings.ingress.base_path
     if base == RESERVED_PATH or base.startswith(RESERVED_PATH + "/"):
         problems.append(check.problem(("ingress", "basePath"), f"{base} is reserved by LangGraph Server"))

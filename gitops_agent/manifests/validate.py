@@ -11,14 +11,23 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from gitops_agent.core.labels import MANIFESTS_UNIT, RESERVED_LABELS, RESERVED_PREFIX, env_name_reserved
+from gitops_agent.core.labels import (
+    COMPONENT_API,
+    COMPONENT_QUEUE,
+    MANIFESTS_UNIT,
+    RESERVED_LABELS,
+    RESERVED_PREFIX,
+    env_name_reserved,
+)
 from gitops_agent.manifests.model import (
     AgentDeployment,
+    AutoscalingMode,
     DeploymentType,
     ManagedPostgres,
     ManagedRedis,
     Problem,
     Resources,
+    Routing,
     Settings,
 )
 from gitops_agent.manifests.syntax import ImageRef, parse_image, parse_quantity
@@ -26,6 +35,9 @@ from gitops_agent.manifests.yamlpos import Document, FieldPath, format_path
 
 RESERVED_PATH = "/noauth"
 """LangGraph Server uses this prefix for its own loopback requests."""
+STARTUP_KEYS = ("LANGSMITH_API_KEY", "LANGGRAPH_CLOUD_LICENSE_KEY")
+"""LangGraph Server refuses to start without one of these."""
+OWN_CONTAINERS = frozenset({COMPONENT_API, COMPONENT_QUEUE})
 
 
 @dataclass(frozen=True)
@@ -70,8 +82,10 @@ def check_deployment(dep: AgentDeployment, check: Checker, settings: Settings, *
         *_images(dep, check),
         *_sizes(dep, check),
         *_environment(dep, check),
-        *_scaling(dep, check),
+        *_scaling(dep, check, settings),
         *_ingress(dep, check, settings),
+        *_langsmith(dep, check, settings),
+        *_pod(dep, check),
         *_metadata_keys(check),
     ]
     return sorted(set(problems))
@@ -153,7 +167,7 @@ def _reserved_env(name: str) -> str:
     return f"{name} is set by gitops-agent itself and cannot be overridden"
 
 
-def _scaling(dep: AgentDeployment, check: Checker) -> Iterator[Problem]:
+def _scaling(dep: AgentDeployment, check: Checker, settings: Settings) -> Iterator[Problem]:
     for base, scale_data in ((("spec",), dep.scale), (("spec", "queue"), dep.queue.scale)):
         block = (*base, "autoscaling")
         if not check.written(block):
@@ -171,6 +185,17 @@ def _scaling(dep: AgentDeployment, check: Checker) -> Iterator[Problem]:
         if scale_data.autoscaling is not None and resources.cpu_request is None:
             yield check.problem(
                 block, "autoscaling on CPU needs a CPU request: set resources.requests.cpu", on_key=True
+            )
+        memory = scale_data.autoscaling and scale_data.autoscaling.target_memory_utilization
+        if memory and resources.memory_request is None:
+            yield check.problem(
+                (*block, "targetMemoryUtilization"),
+                "autoscaling on memory needs a memory request: set resources.requests.memory",
+            )
+        mode = check.doc.get((*block, "mode")) or settings.autoscaling_mode
+        if check.written((*block, "targetMemoryUtilization")) and mode != AutoscalingMode.KEDA:
+            yield check.problem(
+                (*block, "targetMemoryUtilization"), "scaling on memory needs mode: keda", on_key=True
             )
 
 
@@ -196,9 +221,72 @@ def _ingress(dep: AgentDeployment, check: Checker, settings: Settings) -> Iterat
             "spec.ingress.tls needs spec.ingress.host",
             on_key=True,
         )
+    if dep.routing is Routing.GATEWAY:
+        if settings.gateway is None:
+            yield check.problem(
+                ("spec", "routing") if check.written(("spec", "routing")) else block,
+                f"routing through a Gateway needs the shared Gateway: set gateway.name in {settings.file}",
+                on_key=not check.written(("spec", "routing")),
+            )
+        if check.written((*block, "tls")):
+            yield check.problem(
+                (*block, "tls"),
+                "with routing: gateway, TLS is configured on the Gateway's listener, not here",
+                on_key=True,
+            )
     full = dep.ingress.path
     if full == RESERVED_PATH or full.startswith(RESERVED_PATH + "/"):
         yield check.problem((*block, "path"), f"path {full} is reserved by LangGraph Server")
+
+
+def _langsmith(dep: AgentDeployment, check: Checker, settings: Settings) -> Iterator[Problem]:
+    """The server needs a LangSmith API key or a license key at start-up: one must reach it."""
+    own = {var.name for var in dep.secret_env} | {name for name, _ in dep.env}
+    if own.intersection(STARTUP_KEYS) or dep.langsmith.keys:
+        return
+    where: FieldPath = ("spec", "langsmith") if check.written(("spec", "langsmith")) else ("spec",)
+    yield check.problem(
+        where,
+        f"LangGraph Server would start with neither {' nor '.join(STARTUP_KEYS)} and exit: set "
+        f"langsmith.apiKeySecret or langsmith.licenseKeySecret in {settings.file}, or in spec.langsmith, "
+        "or list one of them in spec.secretEnv",
+        on_key=True,
+    )
+
+
+def _pod(dep: AgentDeployment, check: Checker) -> Iterator[Problem]:
+    """Names in the pod spec that only make sense together: mounts of declared volumes, unique containers."""
+    volumes: set[str] = set()
+    for index, volume in enumerate(dep.volumes):
+        if volume["name"] in volumes:
+            yield check.problem(
+                ("spec", "volumes", index, "name"), f"volume {volume['name']!r} is listed twice"
+            )
+        volumes.add(volume["name"])
+    for index, mount in enumerate(dep.volume_mounts):
+        if mount["name"] not in volumes:
+            known = ", ".join(sorted(volumes)) or "none"
+            yield check.problem(
+                ("spec", "volumeMounts", index, "name"),
+                f"no volume {mount['name']!r} in spec.volumes (declared: {known})",
+            )
+    seen: set[str] = set()
+    for field, containers in (("initContainers", dep.init_containers), ("sidecars", dep.sidecars)):
+        for index, container in enumerate(containers):
+            name = container["name"]
+            if name in OWN_CONTAINERS:
+                yield check.problem(
+                    ("spec", field, index, "name"), f"{name!r} is the name of gitops-agent's own container"
+                )
+            elif name in seen:
+                yield check.problem(("spec", field, index, "name"), f"container name {name!r} is used twice")
+            seen.add(name)
+            for m_index, mount in enumerate(container.get("volumeMounts", [])):
+                if mount.get("name") not in volumes:
+                    yield check.problem(
+                        ("spec", field, index, "volumeMounts", m_index, "name"),
+                        f"no volume {mount.get('name')!r} in spec.volumes",
+                    )
 
 
 def _metadata_keys(check: Checker) -> Iterator[Problem]:

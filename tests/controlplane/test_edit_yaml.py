@@ -115,6 +115,7 @@ def test_scale_to_fixed_replicas_and_the_queue_workers() -> None:
     fixed = set_scale(text, ScaleSpec(replicas=4))
     assert _changes(text, fixed) == [
         "-  autoscaling:",
+        "-    mode: keda",
         "-    minReplicas: 2",
         "-    maxReplicas: 6",
         "-    targetCPUUtilization: 70",

@@ -19,6 +19,8 @@ ingress:
   className: nginx
   tlsSecretName: agents-tls
   basePath: /agents
+langsmith:
+  apiKeySecret: {name: langsmith, key: api-key}
 """
 
 MINIMAL = """\

@@ -90,8 +90,10 @@ def test_objects_are_ordered_by_stage_kind_name() -> None:
     assert stages["Secret/agents/support-bot-postgres"] == Stage.CONFIG
     assert stages["StatefulSet/agents/support-bot-postgres"] == Stage.DATA
     assert stages["Deployment/agents/support-bot"] == Stage.WORKLOAD
-    assert stages["Ingress/agents/support-bot"] == Stage.ROUTING
-    assert stages["HorizontalPodAutoscaler/agents/support-bot-queue"] == Stage.SCALING
+    assert stages["HTTPRoute/agents/support-bot"] == Stage.ROUTING
+    assert stages["ScaledObject/agents/support-bot-queue"] == Stage.SCALING
+    research = {str(o.key): o.stage for o in _render_repo(SAMPLE_REPO)["research-assistant"].objects}
+    assert research["Ingress/agents/research-assistant"] == Stage.ROUTING
 
 
 def test_postgres_password_is_only_in_secrets() -> None:
@@ -163,15 +165,15 @@ def test_external_databases_use_the_given_secret_refs_and_render_no_backing_obje
     assert env["N_JOBS_PER_WORKER"]["value"] == "5"
 
 
-def test_hpa_owns_replicas_and_fixed_deployments_set_them() -> None:
-    rendered = _render_repo(SAMPLE_REPO)
-    support = _by_key(rendered["support-bot"])
-    assert "replicas" not in support["Deployment/agents/support-bot"]["spec"]
-    hpa = support["HorizontalPodAutoscaler/agents/support-bot"]["spec"]
+def test_hpa_owns_replicas_and_fixed_deployments_set_them(tmp_path: Path) -> None:
+    spec = "autoscaling: {minReplicas: 2, maxReplicas: 6, targetCPUUtilization: 70}\n"
+    rendered = _by_key(_render_repo(write_repo(tmp_path, {"deployments/x.yaml": deployment("x", spec)}))["x"])
+    assert "replicas" not in rendered["Deployment/agents/x"]["spec"]
+    hpa = rendered["HorizontalPodAutoscaler/agents/x"]["spec"]
     assert (hpa["minReplicas"], hpa["maxReplicas"]) == (2, 6)
     assert hpa["metrics"][0]["resource"]["target"]["averageUtilization"] == 70
-    assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "support-bot"}
-    billing = _by_key(rendered["billing-agent"])
+    assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "x"}
+    billing = _by_key(_render_repo(SAMPLE_REPO)["billing-agent"])
     assert billing["Deployment/agents/billing-agent"]["spec"]["replicas"] == 3
 
 

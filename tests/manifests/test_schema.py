@@ -38,11 +38,14 @@ def test_schema_is_valid_2020_12(name: str) -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_every_field_has_a_description(name: str) -> None:
+    """Ours, that is: the Kubernetes types copied by hack/gen-k8s-defs.py are documented by Kubernetes."""
     missing = [
         f"{path}/properties/{field}"
         for path, node in _walk(load_schema(name))
         for field, child in node.get("properties", {}).items()
-        if isinstance(node.get("properties"), Mapping) and "description" not in child
+        if isinstance(node.get("properties"), Mapping)
+        and "description" not in child
+        and "/io.k8s." not in path
     ]
     assert missing == []
 

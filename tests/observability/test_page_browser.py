@@ -107,14 +107,17 @@ def test_the_status_page_shows_states_details_and_escapes_what_the_repository_sa
     ]
     assert names == ["billing-agent", "manifests", "research-assistant", "support-bot"]
     row = _cells(browser, "research-assistant")
-    assert row[1].split()[0] == "2" and row[3] == "Synced" and SCRIPT in row[2]
+    assert row[1].split()[0] == "2" and row[4] == "Synced" and SCRIPT in row[3]
     assert row[1].split()[1] in {"Deploying", "Deployed"}  # the revision's lifecycle state, as a badge
+    assert row[2] == "research-assistant:0.4.0"  # the running image, registry path in the tooltip
     failed = _cells(browser, "support-bot")
-    assert failed[1].split()[0] == "1" and failed[3] == "Failed"
-    assert "deployments/support-bot.yaml:" in failed[7] and "spec.type" in failed[7]
-    assert _cells(browser, "billing-agent")[3] == "Synced"
+    assert failed[1].split()[0] == "1" and failed[4] == "Failed"
+    assert failed[2] == "support-bot:1.4.2"  # the file is broken: what runs is still revision 1's image
+    assert "deployments/support-bot.yaml:" in failed[8] and "spec.type" in failed[8]
+    billing = _cells(browser, "billing-agent")
+    assert billing[4] == "Synced" and billing[2] == "billing-agent@sha256:9b2f0c6e1d4a"
     badge = browser.find_element(
-        By.CSS_SELECTOR, "#deployments tr[data-deployment='support-bot'] td:nth-child(4) .badge"
+        By.CSS_SELECTOR, "#deployments tr[data-deployment='support-bot'] td:nth-child(5) .badge"
     )
     assert badge.text == "Failed" and "bad" in (badge.get_attribute("class") or "")
     assert badge.value_of_css_property("background-color") != "rgba(0, 0, 0, 0)"  # the inline CSS applies
@@ -129,6 +132,7 @@ def test_the_status_page_shows_states_details_and_escapes_what_the_repository_sa
     wait_for(lambda: browser.current_url.endswith("/deployments/research-assistant"))
     assert browser.find_element(By.ID, "title").text.split()[:2] == ["research-assistant", "Synced"]
     assert browser.find_element(By.ID, "message").text == message.strip()
+    assert browser.find_element(By.ID, "image").text == "ghcr.io/example/research-assistant:0.4.0"
     history = browser.find_elements(By.CSS_SELECTOR, "#history tbody tr")
     assert [r.find_elements(By.TAG_NAME, "td")[0].text for r in history] == ["2", "1"]
     assert "current" in (history[0].get_attribute("class") or "")

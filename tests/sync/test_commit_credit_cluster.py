@@ -43,10 +43,10 @@ def test_a_settings_change_is_credited_to_every_deployment_it_changes(
 ) -> None:
     repo = deployments_repo
     assert repo.sync().ok
-    settings = repo.read("gitops-agent.yaml").replace('"3600"', '"7200"')
-    commit = repo.push({"gitops-agent.yaml": settings}, "longer streams")
+    settings = repo.read("gitops-agent.yaml").replace("langsmith.example.com", "smith.example.com")
+    commit = repo.push({"gitops-agent.yaml": settings}, "move LangSmith")  # every agent's LANGSMITH_ENDPOINT
     repo.push({"README.md": "notes\n"}, "docs")  # newer, but changes no deployment
     assert repo.sync().ok
     for unit in ("billing-agent", "research-assistant", "support-bot"):
         assert _latest(repo, unit)[:2] == (2, commit)
-    assert _latest(repo, "manifests")[0] == 1  # the manifests render no Ingress
+    assert _latest(repo, "manifests")[0] == 1  # plain manifests get no LangSmith variables

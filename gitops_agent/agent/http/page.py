@@ -158,10 +158,11 @@ def _source_box(overview: dict[str, Any]) -> str:
 
 def _deployments_table(deployments: Sequence[dict[str, Any]], now: float) -> str:
     head = _row(
-        "th", ("Deployment", "Revision", "Commit", "Sync", "Health", "Age", "Last sync", "Last error")
+        "th",
+        ("Deployment", "Revision", "Image", "Commit", "Sync", "Health", "Age", "Last sync", "Last error"),
     )
     rows = "".join(_deployment_row(d, now) for d in deployments) or (
-        "<tr><td colspan='8' class='muted'>No deployments synced yet.</td></tr>"
+        "<tr><td colspan='9' class='muted'>No deployments synced yet.</td></tr>"
     )
     return f"<table id='deployments'><thead>{head}</thead><tbody>{rows}</tbody></table>"
 
@@ -186,6 +187,7 @@ def _deployment_row(d: dict[str, Any], now: float) -> str:
         + (f"<div class='muted small'>{_e(d['namespace'])}</div>" if d.get("namespace") else ""),
         (_e(str(d["revision"])) if d.get("revision") is not None else "—")
         + (f" {_badge(d['revision_state'])}" if d.get("revision_state") else ""),
+        _image(str(d.get("image") or "")),
         commit,
         _badge(d["sync_state"]),
         _badge(d["health"]),
@@ -203,6 +205,7 @@ def _summary(d: dict[str, Any], now: float) -> str:
     fields = [
         ("Namespace", _e(d.get("namespace") or "—")),
         ("Revision", _e(str(d["revision"])) if d.get("revision") is not None else "—"),
+        ("Image", f"<span class='mono' id='image'>{_e(d.get('image') or '—')}</span>"),
         ("Commit", f"<span class='mono'>{_e(d['commit']) or '—'}</span>"),
         ("Author", _e(d.get("author") or "—")),
         ("Message", f"<pre id='message'>{_e(d.get('message', ''))}</pre>" if d.get("message") else "—"),
@@ -215,6 +218,17 @@ def _summary(d: dict[str, Any], now: float) -> str:
         fields.append(("Note", _e(d["note"])))
     rows = "".join(f"<dt>{label}</dt><dd>{value}</dd>" for label, value in fields)
     return f"<div class='box'><dl id='summary'>{rows}</dl></div>"
+
+
+def _image(image: str) -> str:
+    """The running image as `name:tag` or `name@sha256:<12>` (the registry path in the tooltip)."""
+    if not image:
+        return "<span class='muted'>—</span>"
+    short = image.rsplit("/", 1)[-1]
+    name, at, digest = short.partition("@")
+    if at:
+        short = f"{name}@{digest[: len('sha256:') + 12]}"
+    return f"<span class='mono image' title='{_e(image)}'>{_e(short)}</span>"
 
 
 def _error_box(d: dict[str, Any]) -> str:
