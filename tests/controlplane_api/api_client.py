@@ -7,6 +7,7 @@ import json
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from email.message import Message
 from typing import Any
 
 from agent_harness import RunningAgent
@@ -20,7 +21,8 @@ API_TOKEN = "test-api-token-0123456789abcdef"
 class Answer:
     status: int
     body: bytes
-    headers: dict[str, str]
+    headers: Message
+    """Case-insensitive, as HTTP header names are (the server may send `Www-Authenticate`)."""
 
     @property
     def json(self) -> Any:
@@ -51,9 +53,9 @@ class Api:
         request = urllib.request.Request(self.running.url + path, data=data, headers=sent, method=method)
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
-                return Answer(response.status, response.read(), dict(response.headers))
+                return Answer(response.status, response.read(), response.headers)
         except urllib.error.HTTPError as err:
-            return Answer(err.code, err.read(), dict(err.headers))
+            return Answer(err.code, err.read(), err.headers)
 
     def remote_head(self) -> str:
         return git("rev-parse", "refs/heads/main", cwd=self.repo.upstream.bare)

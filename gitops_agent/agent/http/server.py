@@ -1,27 +1,42 @@
-"""A small threaded HTTP server with a route table: health probes, metrics, webhooks, status API, page.
+"""The agent's HTTP server: a route table of our own, served by waitress.
 
-The standard library's server is enough for this traffic (probes, scrapes, a few webhooks and page
-views), keeps the image small and has no framework to configure. Bodies are size-limited before they
-are read; handlers get a parsed `Request` and return a `Response`.
+Routes (probes, metrics, webhooks, status API, page) are plain functions from a parsed `Request` to a
+`Response`; `Router` dispatches them. The transport is waitress, a well-kept pure-Python WSGI server
+(no C extension, no framework to configure), because the parts that matter under bad clients —
+strict request parsing, header and body limits, idle timeouts, a deep listen backlog, a bounded
+thread pool behind an event loop — are what a hand-made server got wrong.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http import HTTPStatus
 from typing import Any
+
+from waitress import wasyncore
+from waitress.server import create_server
 
 from gitops_agent.core.logs import get_logger
 
 log = get_logger("http")
 MAX_BODY_BYTES = 1024 * 1024
-DRAIN_LIMIT = 16 * 1024 * 1024
-"""An oversized body up to this size is read and dropped before the 413; a larger one is cut off."""
+"""Larger bodies are refused with 413 before a handler runs."""
+MAX_HEADER_BYTES = 64 * 1024
+"""Request line plus headers; more is refused with 431."""
+WORKER_THREADS = 8
+"""Handlers running at once; more requests wait in waitress's queue, more connections cost a socket."""
+IDLE_TIMEOUT_SECONDS = 60
+BACKLOG = 2048
+CONNECTION_LIMIT = 10_000
+_STATUSES = frozenset(s.value for s in HTTPStatus)
+# waitress warns "Task queue depth is N" whenever a burst outruns the threads: expected, not news.
+logging.getLogger("waitress.queue").setLevel(logging.ERROR)
 
 
 @dataclass(frozen=True)
@@ -82,95 +97,86 @@ class Router:
 
 
 class HttpServer:
-    """Serves a Router on host:port in a background thread."""
+    """Serves a Router on host:port with waitress, in a background thread.
 
-    def __init__(self, router: Router, host: str, port: int, *, max_body: int = MAX_BODY_BYTES) -> None:
+    waitress does the HTTP/1.1 work a hand-made server got wrong: request-line and header parsing
+    (400, 431 for oversized headers or request lines), a body limit enforced before the app runs
+    (413), an idle timeout per connection, a large listen backlog, and a fixed pool of worker
+    threads behind one asynchronous loop, so idle or slow connections cost a socket, not a thread.
+    Clients that leave early are dropped quietly. The router stays ours: handlers still get a
+    `Request` and return a `Response`.
+    """
+
+    def __init__(
+        self,
+        router: Router,
+        host: str,
+        port: int,
+        *,
+        max_body: int = MAX_BODY_BYTES,
+        threads: int = WORKER_THREADS,
+        idle_timeout: int = IDLE_TIMEOUT_SECONDS,
+    ) -> None:
         self.router = router
         self.max_body = max_body
-        self._server = ThreadingHTTPServer((host, port), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="http", daemon=True)
+        self._server = create_server(
+            self._wsgi,
+            host=host,
+            port=port,
+            threads=threads,
+            backlog=BACKLOG,
+            connection_limit=CONNECTION_LIMIT,
+            channel_timeout=idle_timeout,
+            cleanup_interval=max(1, min(30, idle_timeout // 2)),
+            max_request_header_size=MAX_HEADER_BYTES,
+            max_request_body_size=max_body,
+            expose_tracebacks=False,
+            asyncore_use_poll=True,  # select() cannot watch more than 1,024 sockets
+            clear_untrusted_proxy_headers=True,
+            ident="gitops-agent",
+        )
+        self._thread = threading.Thread(target=self._server.run, name="http", daemon=True)
 
     @property
     def port(self) -> int:
-        return int(self._server.server_address[1])
+        return int(self._server.effective_port)  # type: ignore[union-attr]
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        """Close the listener and every connection, then wait for the loop and the workers."""
+        server = self._server
+        server.task_dispatcher.shutdown(timeout=5)
+        wasyncore.close_all(server._map)  # type: ignore[union-attr]
+        self._thread.join(timeout=5)
 
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        server = self
-
-        class _Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            # Headers and body go out in two writes: with Nagle on, a kept-alive client waits for
-            # its delayed ACK (~40 ms) before it sees the body.
-            disable_nagle_algorithm = True
-
-            def do_GET(self) -> None:
-                self._handle()
-
-            def do_POST(self) -> None:
-                self._handle()
-
-            def do_DELETE(self) -> None:
-                self._handle()
-
-            def __getattr__(self, name: str) -> Callable[[], None]:
-                """Any other method (HEAD, PUT, TRACE, QUERY…) reaches the router too, which answers
-                405 with `Allow` (HEAD: as GET, without the body) where http.server would say 501."""
-                if name.startswith("do_"):
-                    return self._handle
-                raise AttributeError(name)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                log.debug("%s %s", self.command, self.path)
-
-            def _handle(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                if length > server.max_body:
-                    self._discard(min(length, DRAIN_LIMIT))  # so the client reads our 413, not a reset
-                    self._send(Response(413, b"request body too large"), close=True)
-                    return
-                body = self.rfile.read(length) if length else b""
-                url = urllib.parse.urlsplit(self.path)
-                request = Request(
-                    self.command,
-                    url.path,
-                    urllib.parse.parse_qs(url.query),
-                    {k: v for k, v in self.headers.items()},
-                    body,
-                )
-                try:
-                    response = server.router.dispatch(request)
-                except Exception:  # a handler bug must not kill the server thread: answer 500, log it
-                    log.exception("handler failed for %s %s", self.command, url.path)
-                    response = Response(500, b"internal error")
-                self._send(response)
-
-            def _discard(self, length: int) -> None:
-                while length > 0:
-                    chunk = self.rfile.read(min(length, 65536))
-                    if not chunk:
-                        return
-                    length -= len(chunk)
-
-            def _send(self, response: Response, *, close: bool = False) -> None:
-                self.send_response(response.status)
-                self.send_header("Content-Type", response.content_type)
-                self.send_header("Content-Length", str(len(response.body)))
-                self.send_header("X-Content-Type-Options", "nosniff")
-                for name, value in response.headers:
-                    self.send_header(name, value)
-                if close:
-                    self.send_header("Connection", "close")
-                    self.close_connection = True
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(response.body)
-
-        return _Handler
+    def _wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        method = str(environ["REQUEST_METHOD"])
+        url = urllib.parse.urlsplit(str(environ.get("REQUEST_URI") or environ.get("PATH_INFO") or "/"))
+        headers = {
+            key[5:].replace("_", "-").title(): str(value)
+            for key, value in environ.items()
+            if key.startswith("HTTP_")
+        }
+        for key, name in (("CONTENT_TYPE", "Content-Type"), ("CONTENT_LENGTH", "Content-Length")):
+            if environ.get(key):
+                headers[name] = str(environ[key])
+        body = environ["wsgi.input"].read()  # waitress has read it whole, within max_request_body_size
+        request = Request(method, url.path, urllib.parse.parse_qs(url.query), headers, body)
+        try:
+            response = self.router.dispatch(request)
+        except Exception:  # a handler bug must not kill a worker: answer 500, log it (one JSON line)
+            log.exception("handler failed for %s %s", method, url.path)
+            response = Response(500, b"internal error")
+        reason = HTTPStatus(response.status).phrase if response.status in _STATUSES else "Unknown"
+        start_response(
+            f"{response.status} {reason}",
+            [
+                ("Content-Type", response.content_type),
+                ("Content-Length", str(len(response.body))),
+                ("X-Content-Type-Options", "nosniff"),
+                *response.headers,
+            ],
+        )
+        return [] if method == "HEAD" else [response.body]

@@ -89,7 +89,10 @@ def delivery_id(provider: str, headers: Mapping[str, str]) -> str:
 
 def push_ref(body: bytes) -> tuple[str, str]:
     """(ref, after-commit) of a push payload (the field names all four senders share)."""
-    payload = json.loads(body or b"{}")
+    try:
+        payload = json.loads(body or b"{}")
+    except RecursionError as err:  # a signed but absurd body: a 400 like any other bad JSON
+        raise ValueError("payload is nested too deeply") from err
     if not isinstance(payload, dict):
         raise ValueError("payload is not a JSON object")
     return str(payload.get("ref", "")), str(payload.get("after", payload.get("checkout_sha", "")) or "")
