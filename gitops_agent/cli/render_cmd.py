@@ -92,5 +92,5 @@ def _plain_sources(root: Path, settings: Any, units: list[Unit]) -> dict[tuple[s
     """Which file each manifests/ object came from, for the `# Source:` comments."""
     if not any(u.name == MANIFESTS_UNIT for u in units):
         return {}
-    objects, _ = load_plain(root, settings)
+    objects = load_plain(root, settings).objects
     return {object_identity(o.manifest): o.file for o in objects}

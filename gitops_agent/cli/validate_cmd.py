@@ -37,12 +37,15 @@ def run(args: argparse.Namespace) -> int:
     """Validate and print; the exit status says whether the repository is valid."""
     loaded = load_repository(Path(args.path))
     problems = [display(p, args.path) for p in loaded.all_problems()]
+    warnings = [display(w, args.path) for w in loaded.warnings]
     if args.format == "json":
-        print(json.dumps(_as_json(loaded, problems), indent=2, sort_keys=True))
+        print(json.dumps(_as_json(loaded, problems, warnings), indent=2, sort_keys=True))
     else:
         for problem in problems:
             print(github_annotation(problem) if args.format == "github" else str(problem))
-        print(_summary(loaded, problems))
+        for warning in warnings:  # worth fixing, but they do not make the repository invalid
+            print(github_annotation(warning, "warning") if args.format == "github" else f"warning: {warning}")
+        print(_summary(loaded, problems, warnings))
     return 0 if loaded.valid else 1
 
 
@@ -57,23 +60,25 @@ def display(problem: Problem, root: str) -> Problem:
     )
 
 
-def _summary(loaded: RepositoryLoad, problems: list[Problem]) -> str:
+def _summary(loaded: RepositoryLoad, problems: list[Problem], warnings: list[Problem]) -> str:
     invalid = sum(1 for u in loaded.units if not u.valid or u.contests)
     units = f"{len(loaded.units)} unit{'s' if len(loaded.units) != 1 else ''}"
     if loaded.valid:
-        return f"ok: {units}, all valid"
+        noted = f" ({len(warnings)} warning{'s' if len(warnings) != 1 else ''})" if warnings else ""
+        return f"ok: {units}, all valid{noted}"
     return (
         f"invalid: {invalid} of {units} invalid, {len(problems)} problem{'s' if len(problems) != 1 else ''}"
     )
 
 
-def _as_json(loaded: RepositoryLoad, problems: list[Problem]) -> dict[str, Any]:
+def _as_json(loaded: RepositoryLoad, problems: list[Problem], warnings: list[Problem]) -> dict[str, Any]:
+    def entry(p: Problem) -> dict[str, Any]:
+        return {"file": p.file, "line": p.line, "column": p.column, "field": p.field, "message": p.message}
+
     return {
         "valid": loaded.valid,
-        "problems": [
-            {"file": p.file, "line": p.line, "column": p.column, "field": p.field, "message": p.message}
-            for p in problems
-        ],
+        "problems": [entry(p) for p in problems],
+        "warnings": [entry(w) for w in warnings],
         "units": [
             {"name": u.name, "files": list(u.files), "valid": u.valid, "problems": len(u.problems)}
             for u in loaded.units
@@ -89,8 +94,8 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def github_annotation(problem: Problem) -> str:
-    """A GitHub Actions `::error` workflow command for one problem."""
+def github_annotation(problem: Problem, level: str = "error") -> str:
+    """A GitHub Actions `::error` (or `::warning`) workflow command for one problem."""
     title = problem.field or "gitops-agent"
     properties = ",".join(
         f"{key}={_escape_property(str(value))}"
@@ -101,4 +106,4 @@ def github_annotation(problem: Problem) -> str:
             ("title", title),
         )
     )
-    return f"::error {properties}::{_escape_data(problem.message)}"
+    return f"::{level} {properties}::{_escape_data(problem.message)}"

@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from gitops_agent.core.credentials import credential_kind
 from gitops_agent.core.labels import ANNOTATION_SPEC_HASH
 from gitops_agent.core.objects import MASK, ObjectKey, is_secret
 
@@ -131,10 +132,12 @@ def desired_in_live(desired: Mapping[str, Any], live: Mapping[str, Any]) -> bool
 
 
 def mask_secrets(before: dict[str, Any] | None, after: dict[str, Any] | None) -> tuple[Any, Any]:
-    """Copies of both sides with Secret values replaced; a value that differs is marked changed."""
+    """Copies of both sides with Secret values and credential-like plain `env` values replaced; a
+    value that differs is marked changed."""
+    before, after = copy.deepcopy(before), copy.deepcopy(after)
+    _mask_env(before, after)
     if not is_secret(before) and not is_secret(after):
         return before, after
-    before, after = copy.deepcopy(before), copy.deepcopy(after)
     for field in ("data", "stringData"):
         old = (before or {}).get(field) or {}
         new = (after or {}).get(field) or {}
@@ -143,6 +146,51 @@ def mask_secrets(before: dict[str, Any] | None, after: dict[str, Any] | None) ->
         if after is not None and new:
             after[field] = {k: MASK if old.get(k) == v else MASK_CHANGED for k, v in new.items()}
     return before, after
+
+
+def _mask_env(before: Any, after: Any) -> None:
+    """In place: every `env` entry whose plain value looks like a credential (`core.credentials`),
+    on either side, is shown as `***` (`*** (changed)` on the new side when it changed)."""
+    if isinstance(after, dict) or isinstance(before, dict):
+        old, new = before if isinstance(before, dict) else {}, after if isinstance(after, dict) else {}
+        for key in set(old) | set(new):
+            if key == "env":
+                _mask_env_list(old.get(key), new.get(key))
+            else:
+                _mask_env(old.get(key), new.get(key))
+    elif isinstance(after, list) or isinstance(before, list):
+        old_items, new_items = (
+            before if isinstance(before, list) else [],
+            after if isinstance(after, list) else [],
+        )
+        for index in range(max(len(old_items), len(new_items))):
+            _mask_env(
+                old_items[index] if index < len(old_items) else None,
+                new_items[index] if index < len(new_items) else None,
+            )
+
+
+def _mask_env_list(before: Any, after: Any) -> None:
+    def entries(env: Any) -> list[dict[str, Any]]:
+        return (
+            [e for e in env if isinstance(e, dict) and isinstance(e.get("value"), str)]
+            if isinstance(env, list)
+            else []
+        )
+
+    old = {str(e.get("name")): e["value"] for e in entries(before)}
+    sensitive = {
+        str(e.get("name"))
+        for e in entries(before) + entries(after)
+        if credential_kind(str(e.get("name")), e["value"])
+    }
+    for entry in entries(before):
+        if entry.get("name") in sensitive:
+            entry["value"] = MASK
+    for entry in entries(after):
+        if entry.get("name") in sensitive:
+            unchanged = not isinstance(before, list) or old.get(str(entry.get("name"))) == entry["value"]
+            entry["value"] = MASK if unchanged else MASK_CHANGED
 
 
 def yaml_diff(key: ObjectKey, before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> str:

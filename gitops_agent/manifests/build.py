@@ -26,6 +26,7 @@ from gitops_agent.manifests.model import (
     LangSmith,
     ManagedPostgres,
     ManagedRedis,
+    ManifestPolicy,
     PrunePolicy,
     Queue,
     Resources,
@@ -158,6 +159,20 @@ def settings_from(data: Mapping[str, Any], *, file: str) -> Settings:
         ),
         autoscaling_mode=AutoscalingMode(autoscaling.get("mode", _settings_default("autoscaling.mode"))),
         keda=_keda(autoscaling.get("keda", {})),
+        manifests=_manifest_policy(data.get("manifests", {})),
+    )
+
+
+def _manifest_policy(data: Mapping[str, Any]) -> ManifestPolicy:
+    default = ManifestPolicy()
+    return ManifestPolicy(
+        allowed_kinds=tuple(data.get("allowedKinds", default.allowed_kinds)),
+        allow_plaintext_secrets=data.get(
+            "allowPlaintextSecrets", _settings_default("manifests.allowPlaintextSecrets")
+        ),
+        allow_privileged_pods=data.get(
+            "allowPrivilegedPods", _settings_default("manifests.allowPrivilegedPods")
+        ),
     )
 
 

@@ -8,9 +8,11 @@ valid. Problems are values too: loading never raises for bad input, it reports.
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from gitops_agent.core.kinds import KINDS, WRITE
 
 
 @dataclass(frozen=True, order=True)
@@ -287,6 +289,25 @@ class Defaults:
     postgres_storage_class_name: str | None = None
 
 
+def _default_allowed_kinds() -> tuple[str, ...]:
+    """What the chart's RBAC lets the agent write (the kinds table's WRITE kinds), as `[group/]Kind`."""
+    return tuple(sorted(f"{k.group}/{k.kind}" if k.group else k.kind for k in KINDS if k.verbs == WRITE))
+
+
+@dataclass(frozen=True)
+class ManifestPolicy:
+    """What `manifests/` may hold (see `manifests.policy`)."""
+
+    allowed_kinds: tuple[str, ...] = field(default_factory=_default_allowed_kinds)
+    """`Kind` (any group) or `group/Kind` entries."""
+    allow_plaintext_secrets: bool = False
+    allow_privileged_pods: bool = False
+
+    def allows_kind(self, api_version: str, kind: str) -> bool:
+        group = api_version.rpartition("/")[0]
+        return kind in self.allowed_kinds or (bool(group) and f"{group}/{kind}" in self.allowed_kinds)
+
+
 @dataclass(frozen=True)
 class Settings:
     """A valid `gitops-agent.yaml`."""
@@ -302,6 +323,7 @@ class Settings:
     langsmith: LangSmith = LangSmith()
     autoscaling_mode: AutoscalingMode = AutoscalingMode.HPA
     keda: KedaTiming = KedaTiming()
+    manifests: ManifestPolicy = field(default_factory=ManifestPolicy)
 
     def namespace_allowed(self, namespace: str) -> bool:
         """The target namespace and the listed extra namespaces are allowed."""
@@ -355,6 +377,8 @@ class RepositoryLoad:
     settings: Settings | None
     units: tuple[Unit, ...]
     problems: tuple[Problem, ...]
+    warnings: tuple[Problem, ...] = ()
+    """Things worth fixing that do not make the repository invalid (credential-like plain values)."""
 
     @property
     def valid(self) -> bool:

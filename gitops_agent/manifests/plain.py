@@ -17,6 +17,7 @@ from typing import Any
 
 from gitops_agent.core.labels import LABEL_MANAGED_BY, MANAGED_BY, RESERVED_PREFIX
 from gitops_agent.manifests.model import Problem, Settings
+from gitops_agent.manifests.policy import plain_warnings, policy_problems
 from gitops_agent.manifests.validate import Checker
 from gitops_agent.manifests.yamlpos import Document, FieldPath, Mark, YamlError, format_path, load_file
 
@@ -65,10 +66,38 @@ def manifest_files(root: Path) -> list[Path]:
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
 
 
-def load_plain(root: Path, settings: Settings) -> tuple[list[PlainObject], list[Problem]]:
-    """Every object in `manifests/` and every problem with them."""
+@dataclass(frozen=True)
+class PlainLoad:
+    """Every object in `manifests/`, every problem with them, and warnings (credential-like values)."""
+
+    objects: list[PlainObject]
+    problems: list[Problem]
+    warnings: list[Problem]
+
+
+def directory_links(root: Path) -> list[Problem]:
+    """Symbolic links to directories under `manifests/`: never followed, so reported (like file links)."""
+    folder = root / MANIFESTS_DIR
+    found = []
+    for path in sorted(folder.rglob("*")):
+        if not path.is_symlink() or not path.is_dir():
+            continue
+        rel = path.relative_to(root).as_posix()
+        inside = path.resolve().is_relative_to(root.resolve())
+        why = (
+            "symbolic link to a directory is not followed; move the files here or link them one by one"
+            if inside
+            else "symbolic link points outside the repository; refused"
+        )
+        found.append(Problem(rel, 1, 1, "", why))
+    return found
+
+
+def load_plain(root: Path, settings: Settings) -> PlainLoad:
+    """Every object in `manifests/`, every problem with them (policy included), and warnings."""
     objects: list[PlainObject] = []
-    problems: list[Problem] = []
+    problems: list[Problem] = directory_links(root)
+    warnings: list[Problem] = []
     for path in manifest_files(root):
         rel = path.relative_to(root).as_posix()
         try:
@@ -77,12 +106,16 @@ def load_plain(root: Path, settings: Settings) -> tuple[list[PlainObject], list[
             problems.append(Problem(rel, err.line, err.column, format_path(err.path), err.message))
             continue
         for doc in documents:
-            found = list(_object_problems(Checker(doc, rel), settings))
+            check = Checker(doc, rel)
+            found = list(_object_problems(check, settings))
+            if not found:
+                found = list(policy_problems(check, settings.manifests))
             problems.extend(found)
+            warnings.extend(plain_warnings(check))
             if not found:
                 objects.append(_normalised(doc, rel, settings))
     problems.extend(_duplicates(objects))
-    return objects, sorted(set(problems))
+    return PlainLoad(objects, sorted(set(problems)), sorted(set(warnings)))
 
 
 def _object_problems(check: Checker, settings: Settings) -> Iterator[Problem]:

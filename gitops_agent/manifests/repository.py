@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gitops_agent.core.credentials import credential_kind
 from gitops_agent.core.labels import MANIFESTS_UNIT
 from gitops_agent.core.objects import ObjectKey
 from gitops_agent.manifests.build import deployment_from
@@ -27,6 +28,7 @@ from gitops_agent.manifests.plain import (
     manifest_files,
     object_identity,
 )
+from gitops_agent.manifests.policy import credential_message
 from gitops_agent.manifests.render import PLACEHOLDER_SEED, render_unit
 from gitops_agent.manifests.schemas import validate_document
 from gitops_agent.manifests.settings import SETTINGS_FILE, load_settings
@@ -86,16 +88,31 @@ def load_repository(root: Path) -> RepositoryLoad:
     repo_problems += _conflicting_routes(entries)
     units = _deployment_units(entries)
     plain: list[PlainObject] = []
+    warnings = [w for e in entries if e.deployment is not None and e.doc for w in _env_warnings(e)]
     if (root / MANIFESTS_DIR).is_dir():
-        plain_unit, plain = _manifests_unit(root, settings)
+        plain_unit, plain, plain_warnings = _manifests_unit(root, settings)
         units.append(plain_unit)
+        warnings += plain_warnings
     if settings is not None:
         units, collisions = _object_collisions(units, settings, entries, plain)
         repo_problems += collisions
     units = _merge_same_names(units)
     return RepositoryLoad(
-        settings, tuple(sorted(units, key=lambda u: u.name)), tuple(sorted(set(repo_problems)))
+        settings,
+        tuple(sorted(units, key=lambda u: u.name)),
+        tuple(sorted(set(repo_problems))),
+        tuple(sorted(set(warnings))),
     )
+
+
+def _env_warnings(entry: _Entry) -> Iterator[Problem]:
+    """Plain `env` values of a deployment that look like credentials (they belong in `secretEnv`)."""
+    assert entry.deployment is not None and entry.doc is not None
+    check = Checker(entry.doc, entry.file)
+    for name, value in entry.deployment.env:
+        what = credential_kind(name, value)
+        if what:
+            yield check.problem(("spec", "env", name), credential_message(name, what))
 
 
 def _load_entry(path: Path, root: Path, settings: Settings | None) -> _Entry:
@@ -165,7 +182,7 @@ def _deployment_units(entries: list[_Entry]) -> list[Unit]:
     return units
 
 
-def _manifests_unit(root: Path, settings: Settings | None) -> tuple[Unit, list[PlainObject]]:
+def _manifests_unit(root: Path, settings: Settings | None) -> tuple[Unit, list[PlainObject], list[Problem]]:
     files = tuple(p.relative_to(root).as_posix() for p in manifest_files(root))
     if settings is None:
         problem = Problem(
@@ -175,10 +192,11 @@ def _manifests_unit(root: Path, settings: Settings | None) -> tuple[Unit, list[P
             "",
             f"not checked: {SETTINGS_FILE} is missing or invalid",
         )
-        return Unit(MANIFESTS_UNIT, files, problems=(problem,)), []
-    objects, problems = load_plain(root, settings)
-    plain = tuple(o.manifest for o in objects) if not problems else ()
-    return Unit(MANIFESTS_UNIT, files, plain_objects=plain, problems=tuple(problems)), objects
+        return Unit(MANIFESTS_UNIT, files, problems=(problem,)), [], []
+    loaded = load_plain(root, settings)
+    plain = tuple(o.manifest for o in loaded.objects) if not loaded.problems else ()
+    unit = Unit(MANIFESTS_UNIT, files, plain_objects=plain, problems=tuple(loaded.problems))
+    return unit, loaded.objects, loaded.warnings
 
 
 def _object_collisions(
