@@ -60,6 +60,7 @@ from gitops_agent.reconcile.sync import SyncOptions, SyncReport, SyncState, Unit
 from gitops_agent.source import GitAuth, Snapshot, Source, open_source
 from gitops_agent.state.inventory import Inventory, RevisionState
 from gitops_agent.state.loadcache import load_snapshot
+from gitops_agent.state.repository import RepositoryStatus, RepositoryStatusStore
 from gitops_agent.state.revisions import RevisionLedger
 
 log = get_logger("controller")
@@ -82,6 +83,9 @@ class Agent:
         self.backoff = Backoff()
         self.source: Source = self._open_source(config.ref)
         self.ledger = RevisionLedger(kube, config.state_namespace, config.instance)
+        self.repository = RepositoryStatusStore(kube, config.state_namespace, config.instance)
+        self._repository_status = RepositoryStatus()
+        """The verdict of the last full sync (a sync of a few units keeps its prune refusal)."""
         self.events = EventRecorder(
             kube,
             instance=config.identity,
@@ -90,7 +94,8 @@ class Agent:
             owner=config.instance,
         )
         self.outcomes = Outcomes()
-        for sink in (MetricsSink(self.metrics), BoardSink(self.board), EventsSink(self.events), LogSink()):
+        events = EventsSink(self.events, repository_configmap=self.repository.name)
+        for sink in (MetricsSink(self.metrics), BoardSink(self.board), events, LogSink()):
             self.outcomes.subscribe(sink)
         self.tracker = RolloutTracker(
             self._read_live, on_health=self._record_health, on_settled=self._settled_rollout
@@ -113,6 +118,11 @@ class Agent:
         self.snapshot: Snapshot | None = None
         self.self_heal = True
         self._version: str | None = None
+        self._fetch_retry_at = 0.0
+        """While fetches fail: the monotonic time before which poll triggers are ignored."""
+        self._announced: dict[str, int] = {}
+        """The revision each unit's RevisionDeploying was emitted for (an interrupted sync that is
+        retried reports the same new revision again; it is announced once)."""
         self._apply_lock = threading.RLock()
         self._threads: list[threading.Thread] = []
         self.elector = (
@@ -224,10 +234,14 @@ class Agent:
     def _on_trigger(self, kind: TriggerKind) -> None:
         if kind is TriggerKind.RESYNC:
             self.queue.add(FULL)
+        elif kind is TriggerKind.POLL and time.monotonic() < self._fetch_retry_at:
+            return  # fetches are failing: the back-off decides when to try again, not the poll timer
         else:
             self.fetch_now.set()
 
     def _fetch_loop(self) -> None:
+        """Fetch when a trigger fires; after a failure, again after a capped, jittered back-off
+        (1 s doubling to 5 min) that a success resets. A push notification still fetches at once."""
         retry: float | None = 0.0  # the first fetch at once; then when a trigger fires
         while not self.stop_event.is_set():
             self.fetch_now.wait(retry)
@@ -237,9 +251,10 @@ class Agent:
             self._leader_known()
             if self._fetch_once():
                 self.backoff.reset(SOURCE_KEY)
-                retry = None
+                self._fetch_retry_at, retry = 0.0, None
             else:
-                retry = min(self.config.poll_interval, self.backoff.next_delay(SOURCE_KEY))
+                retry = self.backoff.next_delay(SOURCE_KEY)
+                self._fetch_retry_at = time.monotonic() + retry
 
     def _fetch_once(self) -> bool:
         started = time.monotonic()
@@ -254,7 +269,26 @@ class Agent:
         if changed:
             self.snapshot, self._version = snapshot, version
             self.queue.add(FULL)
+        if self.elector is not None and not self.leading.is_set():
+            self._refresh_standby_view()
         return True
+
+    def _refresh_standby_view(self) -> None:
+        """A standby shows what the leader recorded in the cluster (inventories, repository verdict);
+        the board is marked as a standby's view. Nothing is emitted: metrics and Events are the leader's."""
+        try:
+            inventories = self.ledger.load_all()
+            repository = self.repository.load()
+        except ClusterError as err:
+            log.warning("cannot read the leader's records: %s", err)
+            return
+        for name in self.board.names():
+            if name not in inventories:
+                self.board.remove(name)
+        for inventory in inventories.values():
+            self.board.record_inventory(inventory)
+        if repository is not None:
+            self.board.record_repository(repository)
 
     def _on_apiserver_back(self) -> None:
         """The watches reconnected after an outage: retry everything now, not after the back-off."""
@@ -296,7 +330,7 @@ class Agent:
             )
         if batch.full:
             self.backoff.reset(FULL)
-        self._after_sync(report, time.monotonic() - started)
+        self._after_sync(report, time.monotonic() - started, full=batch.full)
         return report
 
     def _on_unit(self, result: UnitResult, snapshot: Snapshot) -> None:
@@ -308,7 +342,9 @@ class Agent:
             self.backoff.reset(result.unit)
             changed = tuple(c for c in result.changes if c.action in APPLIED)
             if result.new_revision and result.state is SyncState.SYNCED:
-                self.outcomes.emit(RevisionDeploying(result, len(changed)))
+                if self._announced.get(result.unit) != result.revision:
+                    self._announced[result.unit] = result.revision or 0
+                    self.outcomes.emit(RevisionDeploying(result, len(changed)))
             elif changed and result.state is SyncState.SYNCED:
                 self.outcomes.emit(DriftCorrected(result.unit, changed))
             if result.state is SyncState.SYNCED and not self.board.health_known(result.unit):
@@ -326,18 +362,21 @@ class Agent:
         known, live = self.watch.lookup(key)
         return live if known else self.kube.get(key.api_version, key.kind, key.name, key.namespace)
 
-    def _after_sync(self, report: SyncReport, seconds: float) -> None:
+    def _after_sync(self, report: SyncReport, seconds: float, *, full: bool) -> None:
         namespaces = {k.namespace for u in report.units for k in u.keys if k.namespace}
         self.watch.ensure(namespaces)
         if report.self_heal is not None:  # else keep the last known policy
             self.self_heal = report.self_heal
         self._emit_pruned(report.prune_changes)
-        self.outcomes.emit(RepositorySynced(report.problems, report.prune_refused, seconds))
+        status = self._repository_verdict(report, full)
+        self.outcomes.emit(RepositorySynced(status, seconds))
         with self._apply_lock:  # the rollout tracker writes inventories too: never show an older one
             inventories = self.ledger.load_all()
-            synced = {u.unit for u in report.units}
+            # Every unit of the synced commit stays listed, failing or not, whichever units this
+            # sync covered; only a unit gone from Git and from the cluster's records leaves the board.
+            in_git = {u.name for u in load_snapshot(report.snapshot).units}
             for name in self.board.names():
-                if name not in inventories and name not in synced:
+                if name not in inventories and name not in in_git:
                     self.outcomes.emit(UnitRemoved(name))
             for inventory in inventories.values():
                 self.outcomes.emit(HistoryLoaded(inventory))
@@ -346,6 +385,21 @@ class Agent:
             for result in report.units:
                 if result.held and result.unit in inventories:
                     self._heal_held(result, inventories[result.unit])
+
+    def _repository_verdict(self, report: SyncReport, full: bool) -> RepositoryStatus:
+        """The repository-level problems and refusal, with the deployments they leave out of sync;
+        recorded in the cluster (after a full sync, when it changed) for `status` and standbys."""
+        if not full:  # a few units were synced: the last full sync's prune verdict still stands
+            last = self._repository_status
+            return RepositoryStatus(report.snapshot.commit, report.problems, last.prune_refused, last.blocked)
+        blocked = report.prune_blocked if report.settings_loaded else tuple(self.board.names())
+        status = RepositoryStatus(report.snapshot.commit, report.problems, report.prune_refused, blocked)
+        self._repository_status = status
+        try:
+            self.repository.save(status)
+        except ClusterError as err:
+            log.warning("cannot record the repository status: %s", err)
+        return status
 
     def _emit_pruned(self, changes: Iterable[ObjectChange]) -> None:
         by_unit: dict[str, list[ObjectChange]] = {}

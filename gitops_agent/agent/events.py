@@ -11,6 +11,8 @@ Deployment was just pruned), one whose first sync failed before anything was cre
 `manifests` unit — the Event goes to the state namespace, about the unit's inventory ConfigMap
 (`gitops-agent.<unit>`), whether or not that ConfigMap still exists:
 `kubectl -n <state namespace> get events --field-selector involvedObject.name=gitops-agent.<unit>`.
+What concerns the repository as a whole (RepositoryInvalid, PruneRefused) is posted there too, about
+the instance's repository-status ConfigMap (`gitops-agent-repository`, see `state.repository`).
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ class EventReason(enum.StrEnum):
     SYNC_FAILED = "SyncFailed"
     DRIFT_CORRECTED = "DriftCorrected"
     PRUNED = "Pruned"
+    REPOSITORY_INVALID = "RepositoryInvalid"
+    PRUNE_REFUSED = "PruneRefused"
 
     @property
     def warning(self) -> bool:
@@ -52,6 +56,8 @@ class EventReason(enum.StrEnum):
             EventReason.SYNC_FAILED,
             EventReason.REVISION_ROLLED_BACK,
             EventReason.REVISION_DEPLOY_FAILED,
+            EventReason.REPOSITORY_INVALID,
+            EventReason.PRUNE_REFUSED,
         )
 
 
@@ -80,20 +86,37 @@ class EventRecorder:
 
     def record(self, *, deployment: str, namespace: str, reason: EventReason, message: str) -> bool:
         """Post one Event; False when rate-limited, when there is no target or the API fails."""
+        return self._post(deployment, reason, message, lambda: self._target(deployment, namespace))
+
+    def record_repository(self, *, configmap: str, reason: EventReason, message: str) -> bool:
+        """An Event about the repository as a whole, on its status ConfigMap in the state namespace."""
+        if not self.state_namespace:
+            return False
+        target = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "name": configmap,
+            "namespace": self.state_namespace,
+        }
+        return self._post("", reason, message, lambda: {**target, "uid": ""})
+
+    def _post(
+        self, key: str, reason: EventReason, message: str, target_of: Callable[[], dict[str, str] | None]
+    ) -> bool:
         message = scrub_text(message)[:MESSAGE_LIMIT]
         now = time.monotonic()
         with self._lock:
-            last = self._last.get((deployment, reason))
+            last = self._last.get((key, reason))
             if last and now - last[0] < self.min_interval and last[1] == message:
                 return False
-            self._last[(deployment, reason)] = (now, message)
+            self._last[(key, reason)] = (now, message)
         try:
-            target = self._target(deployment, namespace)
+            target = target_of()
             if target is None:
                 return False
             self.kube.create(self._event(target, reason, message))
         except ClusterError as err:
-            log.warning("could not record event %s for %s: %s", reason, deployment, err)
+            log.warning("could not record event %s for %s: %s", reason, key or "the repository", err)
             return False
         return True
 

@@ -83,6 +83,11 @@ class Metrics:
             "Problems at the last load that belong to no single deployment (settings file, layout).",
             registry=r,
         )
+        self.prune_refused = Gauge(
+            "gitops_agent_prune_refused",
+            "1 while the last sync refused to delete objects that left Git (a prune guard, or problems).",
+            registry=r,
+        )
         self.sync_duration = Histogram(
             "gitops_agent_sync_duration_seconds",
             "Duration of one sync run.",

@@ -19,6 +19,7 @@ from gitops_agent.engine.health import UnitHealth
 from gitops_agent.reconcile.sync import UnitResult
 from gitops_agent.source import Snapshot
 from gitops_agent.state.inventory import Inventory, RevisionRecord
+from gitops_agent.state.repository import RepositoryStatus
 
 log = get_logger("outcomes")
 
@@ -87,10 +88,10 @@ class Pruned:
 
 @dataclass(frozen=True)
 class RepositorySynced:
-    """A whole sync run ended: repository-level problems and a refused prune, if any."""
+    """A whole sync run ended: repository-level problems and a refused prune, if any, and the
+    deployments they leave out of sync."""
 
-    problems: tuple[str, ...]
-    prune_refused: str
+    status: RepositoryStatus
     seconds: float
 
 

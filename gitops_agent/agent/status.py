@@ -19,6 +19,7 @@ from gitops_agent.reconcile.sync import SyncState, UnitResult
 from gitops_agent.source import Snapshot
 from gitops_agent.source.urls import scrub_text
 from gitops_agent.state.inventory import Inventory, RevisionState
+from gitops_agent.state.repository import RepositoryStatus
 from gitops_agent.state.revisions import current_revision
 
 DIFF_LIMIT = 64 * 1024
@@ -73,6 +74,8 @@ class SourceStatus:
     error: str = ""
     problems: list[str] = field(default_factory=list)
     """Problems of the last load that belong to no single deployment (settings file, layout)."""
+    prune_refused: str = ""
+    """Why the last sync deleted nothing although objects left Git ("" when it did not refuse)."""
 
 
 @dataclass
@@ -135,9 +138,15 @@ class StatusBoard:
             if entry is not None:
                 entry.objects += [{"object": str(c.key), "action": c.action.value} for c in changes]
 
-    def record_repository(self, problems: tuple[str, ...]) -> None:
+    def record_repository(self, status: RepositoryStatus) -> None:
+        """Repository-level problems; the deployments they leave behind say OutOfSync and why."""
         with self._lock:
-            self.source.problems = list(problems)
+            self.source.problems = list(status.problems)
+            self.source.prune_refused = status.prune_refused
+            for name in status.blocked:
+                entry = self._deployments.get(name)
+                if entry is not None and entry.sync_state is not SyncState.FAILED:
+                    entry.sync_state, entry.note = SyncState.OUT_OF_SYNC, status.reason()
 
     def record_health(self, health: UnitHealth) -> None:
         with self._lock:
@@ -162,6 +171,21 @@ class StatusBoard:
                 entry.revision, entry.revision_state = current.revision, current.result
                 entry.commit, entry.author, entry.message = current.commit, current.author, current.message
                 entry.revision_time = current.time
+
+    def record_inventory(self, inventory: Inventory) -> None:
+        """A standby's view of a unit: what the leader recorded in its inventory (history, last error)."""
+        self.record_history(inventory)
+        with self._lock:
+            entry = self._entry(inventory.unit)
+            entry.sync_state = SyncState.FAILED if inventory.error else SyncState.SYNCED
+            entry.last_error, entry.note = inventory.error, ""
+            own = [
+                e.key
+                for e in inventory.objects
+                if e.key.kind == "Deployment" and e.key.name == inventory.unit
+            ]
+            entry.namespace = own[0].namespace if own else entry.namespace
+            entry.objects = [{"object": str(e.key), "action": "recorded"} for e in inventory.objects]
 
     def remove(self, unit: str) -> None:
         with self._lock:
@@ -193,7 +217,12 @@ class StatusBoard:
 
     def overview(self) -> dict[str, Any]:
         with self._lock:
-            return {"source": asdict(self.source), "leader": asdict(self.leader)}
+            return {"source": asdict(self.source), "leader": asdict(self.leader), "view": self.view}
+
+    @property
+    def view(self) -> str:
+        """Whose view the board shows: the leader's own, or a standby's copy of the cluster's records."""
+        return "standby" if self.leader.known and not self.leader.leading else "leader"
 
     def record_fetch(self, commit: str) -> None:
         with self._lock:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -24,6 +25,7 @@ from gitops_agent.engine.health import Health, check_unit
 from gitops_agent.kube.client import KubeClient
 from gitops_agent.reconcile.sync import SyncState, agent_image
 from gitops_agent.state.inventory import Inventory, InventoryStore, RevisionState
+from gitops_agent.state.repository import RepositoryStatus, RepositoryStatusStore
 from gitops_agent.state.revisions import current_revision
 
 
@@ -40,7 +42,8 @@ def register(subparsers: Any) -> None:
     status.add_argument(
         "--exit-code",
         action="store_true",
-        help="exit 1 when a deployment is DeployFailed, Degraded, or its last sync failed (invalid file)",
+        help="exit 1 when a deployment is DeployFailed, Degraded, or its last sync failed (invalid file), "
+        "or the repository has problems (settings file, a refused prune)",
     )
     status.add_argument("--no-health", action="store_true", help="skip the live health check")
     status.add_argument(
@@ -111,22 +114,43 @@ STATUS_HEADER = ("DEPLOYMENT", "REVISION", "STATE", "HEALTH", "IMAGE", "MESSAGE"
 
 
 def _status(args: argparse.Namespace) -> int:
-    rows = _agent_rows(args.agent_url) if args.agent_url else _cluster_rows(args)
+    if args.agent_url:
+        repository = _agent_repository(args.agent_url)
+        rows = _agent_rows(args.agent_url, repository)
+    else:
+        kube = kube_from(args)
+        repository = (
+            RepositoryStatusStore(kube, args.state_namespace, args.instance).load() or RepositoryStatus()
+        )
+        rows = _cluster_rows(args, kube, repository)
+    for line in _repository_lines(repository):  # above the table; on stderr when stdout is JSON
+        print(line, file=sys.stderr if args.format == "json" else sys.stdout)
     if args.format == "json":
         print(json.dumps([asdict(r) | {"problem": r.problem} for r in rows], indent=2))
     else:
         print(_table([STATUS_HEADER, *(r.cells() for r in rows)]))
-    return 1 if args.exit_code and any(r.problem for r in rows) else 0
+    problem = not repository.ok or any(r.problem for r in rows)
+    return 1 if args.exit_code and problem else 0
 
 
-def _cluster_rows(args: argparse.Namespace) -> list[StatusRow]:
-    """From the inventories and the live objects."""
-    kube = kube_from(args)
+def _repository_lines(repository: RepositoryStatus) -> list[str]:
+    """What is wrong with the repository as a whole, above the table (nothing when all is well)."""
+    lines = [f"repository problem: {p}" for p in repository.problems]
+    if repository.prune_refused:
+        lines.append(f"prune refused: {repository.prune_refused}")
+    return lines
+
+
+def _cluster_rows(
+    args: argparse.Namespace, kube: KubeClient, repository: RepositoryStatus
+) -> list[StatusRow]:
+    """From the inventories and the live objects; deployments a repository problem left behind say so."""
     rows = []
     for name, inventory in sorted(
         InventoryStore(kube, args.state_namespace, args.instance).load_all().items()
     ):
         health = None if args.no_health else check_unit(kube, name, [e.key for e in inventory.objects])
+        blocked = name in repository.blocked
         record = current_revision(inventory)
         reason = record.reason if record and record.result is not RevisionState.DEPLOYED else ""
         unhealthy = health.summary if health and health.health is not Health.HEALTHY else ""
@@ -137,8 +161,8 @@ def _cluster_rows(args: argparse.Namespace) -> list[StatusRow]:
                 record.result.value if record else "",
                 health.health.value if health else "",
                 _live_image(kube, inventory),
-                inventory.error or reason or unhealthy,
-                failing=bool(inventory.error),
+                inventory.error or (repository.reason() if blocked else "") or reason or unhealthy,
+                failing=bool(inventory.error) or blocked,
             )
         )
     return rows
@@ -153,14 +177,29 @@ def _live_image(kube: KubeClient, inventory: Inventory) -> str:
     return agent_image([live], inventory.unit) if live else ""
 
 
-def _agent_rows(url: str) -> list[StatusRow]:
-    """From a running agent's status API."""
-    endpoint = url.rstrip("/") + "/api/v1/deployments"
+def _agent_repository(url: str) -> RepositoryStatus:
+    """The repository-level verdict a running agent shows (`/api/v1/status`)."""
+    source = _read_json(url.rstrip("/") + "/api/v1/status").get("source", {})
+    return RepositoryStatus(
+        str(source.get("commit", "")), tuple(source.get("problems", [])), str(source.get("prune_refused", ""))
+    )
+
+
+def _read_json(endpoint: str) -> dict[str, Any]:
     try:
         with urllib.request.urlopen(endpoint, timeout=15) as response:
-            deployments = json.load(response)["deployments"]
-    except (OSError, ValueError, KeyError) as err:
+            data: dict[str, Any] = json.load(response)
+            return data
+    except (OSError, ValueError) as err:
         raise ConfigError(f"cannot read the agent's status from {endpoint}: {err}") from err
+
+
+def _agent_rows(url: str, repository: RepositoryStatus) -> list[StatusRow]:
+    """From a running agent's status API."""
+    endpoint = url.rstrip("/") + "/api/v1/deployments"
+    deployments = _read_json(endpoint).get("deployments")
+    if not isinstance(deployments, list):
+        raise ConfigError(f"cannot read the agent's status from {endpoint}: no deployments list")
     rows = []
     for d in deployments:
         health = str(d.get("health", ""))
@@ -173,7 +212,8 @@ def _agent_rows(url: str) -> list[StatusRow]:
                 health,
                 str(d.get("image", "")),
                 d.get("last_error") or d.get("note") or unhealthy,
-                failing=d.get("sync_state") == SyncState.FAILED,
+                failing=d.get("sync_state") == SyncState.FAILED
+                or (not repository.ok and d.get("sync_state") == SyncState.OUT_OF_SYNC),
             )
         )
     return rows

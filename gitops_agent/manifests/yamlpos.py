@@ -127,7 +127,23 @@ def read_text(path: Path, *, max_bytes: int = MAX_FILE_BYTES) -> str:
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that keeps dates as strings: JSON Schema (and Kubernetes) only know strings."""
+    """SafeLoader that keeps dates as strings: JSON Schema (and Kubernetes) only know strings, and
+    stops at MAX_DEPTH while composing (PyYAML's composer recurses: a 5,000-deep flow sequence would
+    otherwise end in a RecursionError that knows no position)."""
+
+    _depth = 0
+
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                raise YamlError(
+                    f"nesting is deeper than {MAX_DEPTH} levels", line=mark.line + 1, column=mark.column + 1
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 _Loader.yaml_implicit_resolvers = {

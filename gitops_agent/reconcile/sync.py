@@ -127,11 +127,21 @@ class SyncReport:
     prune_refused: str = ""
     self_heal: bool | None = None
     """The self-heal policy this sync applied (None when the settings file did not load)."""
+    prune_blocked: tuple[str, ...] = ()
+    """Units whose objects a refused prune left in place: they are not in sync with Git."""
 
     @property
     def ok(self) -> bool:
-        """True when the repository loaded cleanly and every unit synced."""
-        return not self.problems and all(u.state is not SyncState.FAILED for u in self.units)
+        """True when the repository loaded cleanly, every unit synced and no prune was refused."""
+        return (
+            not self.problems
+            and not self.prune_refused
+            and all(u.state is not SyncState.FAILED for u in self.units)
+        )
+
+    @property
+    def settings_loaded(self) -> bool:
+        return self.self_heal is not None
 
     @property
     def changes(self) -> list[ObjectChange]:
@@ -178,7 +188,9 @@ def sync(
             repo_units = frozenset(u.name for u in load.units)
             ledger.save_changed(inventories, pruned.inventories, repo_units=repo_units, pool=pool)
     results.sort(key=lambda r: r.unit)
-    return SyncReport(snapshot, tuple(results), problems, pruned.changes, pruned.refused, self_heal)
+    return SyncReport(
+        snapshot, tuple(results), problems, pruned.changes, pruned.refused, self_heal, pruned.blocked
+    )
 
 
 @dataclass(frozen=True)
@@ -412,6 +424,8 @@ class _Pruned:
     changes: tuple[ObjectChange, ...]
     refused: str
     inventories: dict[str, Inventory]
+    blocked: tuple[str, ...] = ()
+    """Units whose objects the refusal left in place (so they are not in sync with Git)."""
 
 
 def _prune(
@@ -436,7 +450,7 @@ def _prune(
     try:
         check_guards(plan, owned, repo_units=len(load.units), policy=_prune_policy(options, load))
     except PruneRefusedError as err:
-        return _Pruned((), str(err), inventories)
+        return _Pruned((), str(err), inventories, tuple(sorted(plan.by_unit)))
     deferred = sorted(set(considered) - repo_units - plan.removed_units)
     refusal = f"not tearing down {', '.join(deferred)}: the repository has problems" if deferred else ""
     if options.dry_run:
@@ -451,7 +465,7 @@ def _prune(
         )
         all_changes += changes
         inventories[unit] = without(inventories[unit], {c.key for c in changes})
-    return _Pruned(tuple(all_changes), refusal, inventories)
+    return _Pruned(tuple(all_changes), refusal, inventories, tuple(deferred))
 
 
 def _prune_policy(options: SyncOptions, load: RepositoryLoad) -> PrunePolicy:

@@ -120,5 +120,5 @@ def test_rollout_tracking_survives_an_apiserver_outage(tmp_path: Path, start_age
             return latest is not None and (latest.revision, latest.result.value) == (2, "Deployed")
 
         wait_for(recorded, timeout=120)
-        assert shown() == (2, "Deployed")
+        wait_for(lambda: shown() == (2, "Deployed"), timeout=10)  # the board follows the record
         assert all(t.is_alive() for t in running.agent._threads if t.name == "rollouts")

@@ -63,6 +63,18 @@ def test_deep_nesting_is_rejected_without_crashing() -> None:
         parse_documents("[" * 5000 + "]" * 5000)
 
 
+def test_deep_nesting_points_at_the_line_and_column_where_the_limit_was_hit() -> None:
+    """A 5,000-deep flow sequence used to be reported at 1:1 (a RecursionError has no position)."""
+    text = "apiVersion: v1\nspec:\n  env:\n    X: " + "[" * 5000 + "]" * 5000 + "\n"
+    with pytest.raises(YamlError) as err:
+        parse_documents(text)
+    assert (err.value.line, err.value.column) == (4, 8 + MAX_DEPTH - 3)  # the bracket one level too deep
+    block = "".join("  " * i + f"k{i}:\n" for i in range(MAX_DEPTH + 10)) + "  " * (MAX_DEPTH + 10) + "x\n"
+    with pytest.raises(YamlError) as err:
+        parse_documents(block)
+    assert (err.value.line, err.value.column) == (MAX_DEPTH, 2 * (MAX_DEPTH - 1) + 1)  # key k63
+
+
 @pytest.mark.parametrize(
     ("text", "fragment"),
     [

@@ -124,6 +124,13 @@ def test_both_status_views_agree_and_exit_1_on_an_invalid_file(  # type: ignore[
     running.agent.trigger_fetch()
     wait_for(lambda: (running.agent.board.deployment("support-bot") or {}).get("sync_state") == "Failed")
     wait_for(lambda: InventoryStore(repo.kube, ns).load_all()["support-bot"].error)
+    wait_for(  # rollouts settled: both views are read a moment apart and must not straddle one
+        lambda: all(
+            inv.latest is None or inv.latest.result.value != "Deploying"
+            for inv in InventoryStore(repo.kube, ns).load_all().values()
+        ),
+        timeout=60,
+    )
 
     cluster_args = ["--kubeconfig", str(cluster.kubeconfig), "--state-namespace", ns, "--format", "json"]
     views = []

@@ -148,6 +148,10 @@ def _source_box(overview: dict[str, Any]) -> str:
     if source.get("error"):
         error = f"<div class='err'>{_e(source['error'])}</div>"
         out += f"<div class='box alert' id='source-error'><b>Repository fetch failing</b>{error}</div>"
+    if source.get("prune_refused"):
+        refused = f"<div class='err'>{_e(source['prune_refused'])}</div>"
+        title = "<b>Prune refused: objects removed from Git are still live</b>"
+        out += f"<div class='box alert' id='prune-refused'>{title}{refused}</div>"
     problems = source.get("problems") or []
     if problems:
         items = "".join(f"<li class='err'>{_e(p)}</li>" for p in problems)

@@ -38,7 +38,9 @@ def build_router(agent: Agent) -> Router:
         router.add("POST", path, lambda request: _webhook(agent, verifier, request))
     router.add("GET", "/api/v1/status", lambda _: Response.json(agent.board.overview()))
     router.add(
-        "GET", "/api/v1/deployments", lambda _: Response.json({"deployments": agent.board.deployments()})
+        "GET",
+        "/api/v1/deployments",
+        lambda _: Response.json({"deployments": agent.board.deployments(), "view": agent.board.view}),
     )
     router.add("GET", "/api/v1/deployments/{name}", lambda request: _deployment(agent, request))
     register_control_plane(router, agent)  # the write API (off, 404, without an API token)

@@ -31,8 +31,8 @@ class BoardSink:
                 board.record_sync(result, snapshot)
             case Pruned(unit=unit, changes=changes):
                 board.record_prune(unit, [c for c in changes if c.action is Action.PRUNE])
-            case RepositorySynced(problems=problems):
-                board.record_repository(problems)
+            case RepositorySynced(status=status):
+                board.record_repository(status)
             case HealthChanged(health=health):
                 board.record_health(health)
             case RolledBack(unit=unit, restored=restored, reason=reason):

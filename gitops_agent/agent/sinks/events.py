@@ -1,4 +1,4 @@
-"""Outcomes → Kubernetes Events on the deployment's Deployment (see `agent.events`)."""
+"""Outcomes → Kubernetes Events on the deployment's Deployment, or about the repository (`agent.events`)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from gitops_agent.agent.outcomes import (
     DriftCorrected,
     Outcome,
     Pruned,
+    RepositorySynced,
     RevisionDeployed,
     RevisionDeployFailed,
     RevisionDeploying,
@@ -17,13 +18,15 @@ from gitops_agent.agent.outcomes import (
 )
 from gitops_agent.engine.diff import Action
 from gitops_agent.reconcile.sync import SyncState
+from gitops_agent.state.repository import RepositoryStatus
 
 
 class EventsSink:
     """Posts one Event per outcome that a `kubectl describe` reader should see."""
 
-    def __init__(self, recorder: EventRecorder) -> None:
+    def __init__(self, recorder: EventRecorder, *, repository_configmap: str) -> None:
         self.recorder = recorder
+        self.repository_configmap = repository_configmap
         self._namespaces: dict[str, str] = {}
         self._lock = threading.Lock()
 
@@ -46,17 +49,39 @@ class EventsSink:
             case DriftCorrected(unit=unit, changes=changes):
                 message = "put back: " + ", ".join(str(c.key) for c in changes)
                 self._post(unit, EventReason.DRIFT_CORRECTED, message)
-            case Pruned(unit=unit, changes=changes, torn_down=torn_down):
-                deleted = [c for c in changes if c.action is Action.PRUNE]
-                if deleted:
-                    message = f"pruned {len(deleted)} objects: " + ", ".join(str(c.key) for c in deleted)
-                    # a teardown took the Deployment too: the Event goes to the state namespace
-                    self._post(unit, EventReason.PRUNED, message, namespace="" if torn_down else None)
+            case Pruned():
+                self._pruned(outcome)
             case RolledBack(unit=unit, failed_revision=failed, restored=restored, reason=reason):
                 message = f"rolled back from r{failed} to r{restored.revision}: {reason}"
                 self._post(unit, EventReason.REVISION_ROLLED_BACK, message)
             case RevisionDeployFailed(unit=unit, reason=reason):
                 self._post(unit, EventReason.REVISION_DEPLOY_FAILED, reason)
+            case RepositorySynced(status=status):
+                self._repository(status)
+
+    def _pruned(self, pruned: Pruned) -> None:
+        deleted = [c for c in pruned.changes if c.action is Action.PRUNE]
+        if deleted:
+            message = f"pruned {len(deleted)} objects: " + ", ".join(str(c.key) for c in deleted)
+            # a teardown took the Deployment too: the Event goes to the state namespace
+            self._post(pruned.unit, EventReason.PRUNED, message, namespace="" if pruned.torn_down else None)
+
+    def _repository(self, status: RepositoryStatus) -> None:
+        """Repository-level problems and a refused prune, on the repository-status ConfigMap."""
+        found = []
+        if status.problems:
+            found.append(
+                (
+                    EventReason.REPOSITORY_INVALID,
+                    f"{len(status.problems)} problems: " + "; ".join(status.problems),
+                )
+            )
+        if status.prune_refused:
+            found.append((EventReason.PRUNE_REFUSED, status.prune_refused))
+        for reason, message in found:
+            self.recorder.record_repository(
+                configmap=self.repository_configmap, reason=reason, message=message
+            )
 
     def _post(self, unit: str, reason: EventReason, message: str, *, namespace: str | None = None) -> None:
         """On the unit's Deployment, in the namespace of its last successful render."""

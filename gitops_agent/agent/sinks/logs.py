@@ -31,8 +31,8 @@ class LogSink:
                 log.info("revision %s deployed (healthy)", revision)
             case DriftCorrected(changes=changes):
                 log.info("drift corrected", extra=fields(objects=[str(c.key) for c in changes]))
-            case RepositorySynced(prune_refused=refused) if refused:
-                log.warning("prune refused: %s", refused)
+            case RepositorySynced(status=status) if status.prune_refused:
+                log.warning("prune refused: %s", status.prune_refused)
             case Fetched(snapshot=snapshot, changed=True):
                 log.info("new repository content", extra=fields(commit=snapshot.short_commit))
             case FetchFailed(source=source, error=error):

@@ -37,8 +37,9 @@ class MetricsSink:
             case Pruned(unit=unit, changes=changes):
                 for change in changes:
                     m.objects.labels(unit, change.action.value).inc()
-            case RepositorySynced(problems=problems, seconds=seconds):
-                m.repository_problems.set(len(problems))
+            case RepositorySynced(status=status, seconds=seconds):
+                m.repository_problems.set(len(status.problems))
+                m.prune_refused.set(1 if status.prune_refused else 0)
                 m.sync_duration.observe(seconds)
             case HealthChanged(health=health):
                 m.set_health(health.unit, health.health.value)
