@@ -224,6 +224,12 @@ def test_single_replica_has_no_disruption_budget_and_leader_election_can_be_off(
     assert _env(objects)["GITOPS_AGENT_LEADER_ELECT"] == "false"
 
 
+def test_an_instance_id_reaches_the_agent_only_when_set(helm: Helm) -> None:
+    """Two releases in one namespace need their own instance ids (session 3 left this out)."""
+    assert "GITOPS_AGENT_INSTANCE" not in _env(helm.render())
+    assert _env(helm.render(values={"instance": "team-a"}))["GITOPS_AGENT_INSTANCE"] == "team-a"
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -232,6 +238,7 @@ def test_single_replica_has_no_disruption_budget_and_leader_election_can_be_off(
         (["--set", "targetNamespaces={Not_A_Namespace}"], "/targetNamespaces/0"),
         (["--set", "pollInterval=soon"], "/pollInterval"),
         (["--set", "git.auth=password"], "/git/auth"),
+        (["--set", "instance=Team_A"], "/instance"),
         (["--set", "replicaCont=2"], "additional properties 'replicaCont' not allowed"),
     ],
 )
