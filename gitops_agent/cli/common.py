@@ -90,3 +90,8 @@ def open_repo(args: argparse.Namespace) -> Source:
 
 def kube_from(args: argparse.Namespace) -> KubeClient:
     return connect(args.kubeconfig, args.context)
+
+
+def plural(count: int, word: str) -> str:
+    """`1 unit`, `0 units`, `2 problems`."""
+    return f"{count} {word}{'' if count == 1 else 's'}"

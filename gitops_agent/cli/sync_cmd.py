@@ -7,7 +7,8 @@ import json
 import sys
 from typing import Any
 
-from gitops_agent.cli.common import add_cluster_flags, add_repo_flags, kube_from, open_repo
+from gitops_agent.cli.common import add_cluster_flags, add_repo_flags, kube_from, open_repo, plural
+from gitops_agent.core.labels import MANIFESTS_UNIT
 from gitops_agent.engine.apply import ApplyOptions
 from gitops_agent.engine.diff import Action, format_changes, summary_counts
 from gitops_agent.engine.health import Health, UnitHealth, progress_line, wait_for_health
@@ -157,12 +158,26 @@ def _print_summary(report: SyncReport) -> None:
         print(f"{change.action.value:<9} {change.unit:<24} {change.key}{reason}")
     if report.prune_refused:
         print(f"prune refused: {report.prune_refused}", file=sys.stderr)
-    counts = summary_counts(report.changes)
+    print(summary_line(report))
+
+
+def summary_line(report: SyncReport) -> str:
+    """The last line of a text sync: `synced …` only when the exit status is 0, else `FAILED: why`."""
+    counts = ", ".join(f"{n} {a}" for a, n in summary_counts(report.changes).items() if n) or "nothing to do"
+    deployments = sum(1 for u in report.units if u.unit != MANIFESTS_UNIT)
+    has_manifests = len(report.units) > deployments
+    units = plural(len(report.units), "unit")
+    what = f"{plural(deployments, 'deployment')}{' and manifests' if has_manifests else ''}"
     failed = sum(1 for u in report.units if u.state is SyncState.FAILED)
-    print(
-        f"commit {report.snapshot.short_commit}: {len(report.units)} deployments, {failed} failed; "
-        + ", ".join(f"{n} {a}" for a, n in counts.items() if n)
-    )
+    reasons = [f"{failed} of {units} failed"] if failed else []
+    if report.problems:
+        reasons.append(plural(len(report.problems), "repository problem"))
+    if report.prune_refused:
+        reasons.append("prune refused")
+    head = f"commit {report.snapshot.short_commit}"
+    if reasons:
+        return f"{head}: FAILED: {', '.join(reasons)}; {counts}"
+    return f"{head}: synced {units} ({what}); {counts}"
 
 
 def _structured(report: SyncReport, healths: dict[str, UnitHealth], fmt: str) -> str:

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from gitops_agent.cli.common import plural
 from gitops_agent.manifests import Problem, RepositoryLoad, load_repository
 
 
@@ -61,14 +62,16 @@ def display(problem: Problem, root: str) -> Problem:
 
 
 def _summary(loaded: RepositoryLoad, problems: list[Problem], warnings: list[Problem]) -> str:
+    """One line that agrees with the exit status: `ok: …` only when it is 0."""
     invalid = sum(1 for u in loaded.units if not u.valid or u.contests)
-    units = f"{len(loaded.units)} unit{'s' if len(loaded.units) != 1 else ''}"
+    units = plural(len(loaded.units), "unit")
     if loaded.valid:
-        noted = f" ({len(warnings)} warning{'s' if len(warnings) != 1 else ''})" if warnings else ""
+        noted = f" ({plural(len(warnings), 'warning')})" if warnings else ""
         return f"ok: {units}, all valid{noted}"
-    return (
-        f"invalid: {invalid} of {units} invalid, {len(problems)} problem{'s' if len(problems) != 1 else ''}"
-    )
+    if not invalid:  # nothing wrong in any unit: the settings file, the layout, a conflict
+        where = "settings, layout or conflicts between files"
+        return f"invalid: {plural(len(loaded.problems), 'repository problem')} ({where}); {units}"
+    return f"invalid: {invalid} of {units} invalid, {plural(len(problems), 'problem')}"
 
 
 def _as_json(loaded: RepositoryLoad, problems: list[Problem], warnings: list[Problem]) -> dict[str, Any]:

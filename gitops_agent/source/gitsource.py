@@ -77,6 +77,7 @@ class GitSource:
         if timeout_seconds <= 0:
             raise ConfigError(f"Git timeout must be positive, got {timeout_seconds}")
         self._timeout = float(timeout_seconds)
+        self._last_fetched = ""
         if self._url.transport is Transport.SSH:
             ssh_command_for(self._auth, connect_timeout=self._timeout)  # fail at start-up, not later
         _warn_plain_http(self._url, self._auth)
@@ -130,7 +131,10 @@ class GitSource:
                 snapshot = self._snapshot(repo, sha, tree)
                 _gc(repo)
             self._worktrees.prune(current=sha)
-        log.info("fetched %s: commit %s", self.describe(), snapshot.short_commit)
+        # Every poll fetches; only a new commit is news (at INFO), an unchanged poll is DEBUG.
+        level = logging.DEBUG if sha == self._last_fetched else logging.INFO
+        self._last_fetched = sha
+        log.log(level, "fetched %s: commit %s", self.describe(), snapshot.short_commit)
         return snapshot
 
     def _open_repo(self) -> Repo:
