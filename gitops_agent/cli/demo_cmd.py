@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -166,7 +167,24 @@ def _wait_until_synced(agent: Agent, kube: KubeClient, timeout: float) -> bool:
     return False
 
 
+DEMO_DEPLOYMENT = "research-assistant"
+
+
+def next_image(image: str) -> str:
+    """The same image with its version's last number raised (`:0.3.0` → `:0.3.1`), so the demo's
+    hint makes a real change whatever an earlier run already rolled out."""
+    name = image.split("@", maxsplit=1)[0]
+    match = re.match(r"^(?P<head>.*:[^:/]*?)(?P<last>\d+)$", name)
+    if match is None:  # a digest or a tag without a number: a tag of the demo's own
+        return name.rsplit(":", 1)[0] + ":demo-1" if ":" in name.rsplit("/", 1)[-1] else name + ":demo-1"
+    return f"{match['head']}{int(match['last']) + 1}"
+
+
 def _print_summary(agent: Agent, cluster: LocalCluster, port: int, work: Path) -> None:
+    cli = Path(__file__).resolve().parents[2] / ".venv/bin/gitops-agent"
+    current = agent.board.deployment(DEMO_DEPLOYMENT) or {}
+    next_image_ref = next_image(str(current.get("image") or "ghcr.io/example/research-assistant:0.3.0"))
+    next_revision = int(current.get("revision") or 1) + 1
     print(f"\n{'DEPLOYMENT':<22}{'REVISION':<10}{'COMMIT':<14}{'SYNC':<11}HEALTH")
     for row in agent.board.deployments():
         print(
@@ -180,10 +198,7 @@ metrics       http://127.0.0.1:{port}/metrics
 kubectl       export KUBECONFIG={cluster.kubeconfig}
               {cluster.binaries.path("kubectl")} get deploy,sts,svc,ing -n agents
 
-Roll out a new revision: edit a deployment in the clone and push (the agent polls every 5 s):
-  cd {work}
-  sed -i 's/:0.3.0/:0.4.0/' deployments/research-assistant.yaml
-  git commit -am 'research-assistant 0.4.0' && git push
-then watch its revision go to 2 on the status page or with
-  {Path(__file__).resolve().parents[2] / ".venv/bin/gitops-agent"} history research-assistant \\
-      --kubeconfig {cluster.kubeconfig} --state-namespace gitops-agent""")
+Roll out a new revision: a commit to the clone, pushed (the agent polls every 5 s):
+  {cli} set-image research-assistant {next_image_ref} --repo {work}
+then watch its revision go to {next_revision} on the status page or with
+  {cli} history research-assistant --kubeconfig {cluster.kubeconfig} --state-namespace gitops-agent""")

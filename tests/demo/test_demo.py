@@ -36,16 +36,28 @@ def test_the_demo_runs_twice_on_the_same_state(tmp_path: Path) -> None:
     rows = [line.split() for line in first.stdout.splitlines() if line.endswith(("Healthy", "Progressing"))]
     assert sorted(r[0] for r in rows) == ["billing-agent", "manifests", "research-assistant", "support-bot"]
     assert all(r[1] == "1" and r[3] == "Synced" and r[4] == "Healthy" for r in rows), first.stdout
-    assert "status page   http://127.0.0.1:" in first.stdout and "git commit -am" in first.stdout
-    clone_head = (state / "deployments-repo" / ".git" / "HEAD").read_text()
-
-    second = _demo(state)  # reuses the cluster's data, the Git remote and the clone
-    assert second.returncode == 0, second.stdout + second.stderr
-    assert (
-        "Healthy" in second.stdout
-        and (state / "deployments-repo" / ".git" / "HEAD").read_text() == clone_head
+    assert "status page   http://127.0.0.1:" in first.stdout
+    # The hint rolls out a change: run it as printed (the clone is edited, committed and pushed).
+    hint = next(line.split() for line in first.stdout.splitlines() if " set-image " in line)
+    assert hint[1:4] == ["set-image", "research-assistant", "ghcr.io/example/research-assistant:0.3.1"]
+    pushed = subprocess.run(
+        [sys.executable, "-m", "gitops_agent", *hint[1:]], capture_output=True, text=True, check=False
     )
+    assert pushed.returncode == 0, pushed.stdout + pushed.stderr
+    assert "then watch its revision go to 2" in first.stdout
+
+    second = _demo(state)  # reuses the cluster's data, the Git remote and the clone; syncs the push
+    assert second.returncode == 0, second.stdout + second.stderr
     revisions = {
         line.split()[0]: line.split()[1] for line in second.stdout.splitlines() if line.endswith("Healthy")
     }
-    assert set(revisions.values()) == {"1"}  # same commit, same revisions: nothing was re-created
+    # Only the hint's change made a revision: nothing else was re-created.
+    assert revisions == {
+        "billing-agent": "1",
+        "manifests": "1",
+        "research-assistant": "2",
+        "support-bot": "1",
+    }
+    # ... and the hint of the second run makes a change again (it used to repeat 0.3.0 → 0.4.0).
+    assert "set-image research-assistant ghcr.io/example/research-assistant:0.3.2" in second.stdout
+    assert "then watch its revision go to 3" in second.stdout
