@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
+from typing import Any
 
 from gitops_agent.kube.client import KubeClient, connect
 from gitops_agent.reconcile.sync import DEFAULT_STATE_NAMESPACE
@@ -57,10 +59,13 @@ def add_repo_flags(parser: argparse.ArgumentParser) -> None:
         help="branch, tag or commit of a Git repository (env GITOPS_AGENT_REF; default main)",
     )
     group.add_argument(
+        "--repo-path",
         "--path",
         dest="sub_path",
+        action=RenamedFlag,
         default=os.environ.get("GITOPS_AGENT_PATH", ""),
-        help="sub-folder of the repository holding gitops-agent.yaml (env GITOPS_AGENT_PATH)",
+        help="sub-folder of the repository holding gitops-agent.yaml (env GITOPS_AGENT_PATH; "
+        "--path is the deprecated spelling)",
     )
     group.add_argument(
         "--git",
@@ -95,3 +100,20 @@ def kube_from(args: argparse.Namespace) -> KubeClient:
 def plural(count: int, word: str) -> str:
     """`1 unit`, `0 units`, `2 problems`."""
     return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+class RenamedFlag(argparse.Action):
+    """A flag with an older spelling kept as an alias: the first option string is the name, the
+    others still work and say so on stderr (`--path` meant two things; each meaning has one name now:
+    `--repo-path` for the sub-folder, `--ingress-path` for the URL path of `new`)."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        if option_string is not None and option_string != self.option_strings[0]:
+            print(f"warning: {option_string} is deprecated; use {self.option_strings[0]}", file=sys.stderr)
+        setattr(namespace, self.dest, values)

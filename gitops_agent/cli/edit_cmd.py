@@ -14,7 +14,7 @@ import os
 import sys
 from typing import Any
 
-from gitops_agent.cli.common import add_cluster_flags, kube_from
+from gitops_agent.cli.common import RenamedFlag, add_cluster_flags, kube_from
 from gitops_agent.controlplane import verbs as controlplane
 from gitops_agent.controlplane.edit import EditError
 from gitops_agent.controlplane.repo_writer import EditResult, RepoTarget, WriteEvent
@@ -114,7 +114,13 @@ def _new_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--type", choices=("development", "production"), help="default: the repository's")
     parser.add_argument("--namespace", help="target namespace (default: the repository's)")
     route = parser.add_mutually_exclusive_group()
-    route.add_argument("--path", help="serve under the shared host at this path, e.g. /support-bot")
+    route.add_argument(
+        "--ingress-path",
+        "--path",
+        dest="path",
+        action=RenamedFlag,
+        help="serve under the shared host at this path, e.g. /support-bot (--path: deprecated spelling)",
+    )
     route.add_argument("--host", help="serve on its own host name")
     postgres = parser.add_mutually_exclusive_group()
     postgres.add_argument("--managed-postgres", action="store_true", help="Postgres in the cluster (default)")

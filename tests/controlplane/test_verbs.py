@@ -75,7 +75,7 @@ def test_scale_switches_replicas_to_autoscaling(remote: Remote) -> None:
 def test_new_scaffolds_a_valid_commented_file(remote: Remote, tmp_path: Path) -> None:
     code, _out, err = run_cli(
         "new", "triage-bot", "--image", "ghcr.io/example/triage:0.1.0", "--type", "production",
-        "--path", "/triage", "--postgres-secret", "triage-db:uri", "--managed-redis",
+        "--ingress-path", "/triage", "--postgres-secret", "triage-db:uri", "--managed-redis",
         "--min", "2", "--max", "4", "--env", "LOG_LEVEL=info",
         "--secret-env", "OPENAI_API_KEY=triage-secrets:openai", "--repo", str(remote.bare),
     )  # fmt: skip
@@ -118,7 +118,7 @@ def test_delete_removes_the_file(remote: Remote) -> None:
         (("scale", "support-bot", "--min", "5", "--max", "2"), "maxReplicas"),
         (("scale", "billing-agent", "--replicas", "2", "--queue"), "queue workers are not enabled"),
         (("new", "Bad_Name", "--image", IMAGE), "invalid deployment name"),
-        (("new", "triage-bot", "--image", IMAGE, "--path", "/support-bot"), "/support-bot"),
+        (("new", "triage-bot", "--image", IMAGE, "--ingress-path", "/support-bot"), "/support-bot"),
         (("delete", "manifests"), "no deployment 'manifests'"),
     ],
     ids=["bad-image", "unknown", "reserved-env", "env-and-secret", "min-gt-max", "no-queue", "bad-name",
