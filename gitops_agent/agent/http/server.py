@@ -27,6 +27,9 @@ from gitops_agent.core.logs import get_logger
 log = get_logger("http")
 MAX_BODY_BYTES = 1024 * 1024
 """Larger bodies are refused with 413 before a handler runs."""
+DRAIN_LIMIT = 16 * 1024 * 1024
+"""A body up to this size is read (spooled to disk past 512 KiB) so that the client, still sending,
+reads our 413 instead of a reset; a larger one is cut off by waitress."""
 MAX_HEADER_BYTES = 64 * 1024
 """Request line plus headers; more is refused with 431."""
 WORKER_THREADS = 8
@@ -129,7 +132,7 @@ class HttpServer:
             channel_timeout=idle_timeout,
             cleanup_interval=max(1, min(30, idle_timeout // 2)),
             max_request_header_size=MAX_HEADER_BYTES,
-            max_request_body_size=max_body,
+            max_request_body_size=max(max_body, DRAIN_LIMIT),
             expose_tracebacks=False,
             asyncore_use_poll=True,  # select() cannot watch more than 1,024 sockets
             clear_untrusted_proxy_headers=True,
@@ -162,10 +165,8 @@ class HttpServer:
         for key, name in (("CONTENT_TYPE", "Content-Type"), ("CONTENT_LENGTH", "Content-Length")):
             if environ.get(key):
                 headers[name] = str(environ[key])
-        body = environ["wsgi.input"].read()  # waitress has read it whole, within max_request_body_size
-        request = Request(method, url.path, urllib.parse.parse_qs(url.query), headers, body)
         try:
-            response = self.router.dispatch(request)
+            response = self._respond(method, url, headers, environ)
         except Exception:  # a handler bug must not kill a worker: answer 500, log it (one JSON line)
             log.exception("handler failed for %s %s", method, url.path)
             response = Response(500, b"internal error")
@@ -180,3 +181,15 @@ class HttpServer:
             ],
         )
         return [] if method == "HEAD" else [response.body]
+
+    def _respond(
+        self, method: str, url: urllib.parse.SplitResult, headers: dict[str, str], environ: dict[str, Any]
+    ) -> Response:
+        # waitress has read the whole body (up to DRAIN_LIMIT) before calling us: the limit is ours.
+        if int(environ.get("CONTENT_LENGTH") or 0) > self.max_body:
+            return Response(413, b"request body too large")
+        body = environ["wsgi.input"].read(self.max_body + 1)
+        if len(body) > self.max_body:  # chunked: no Content-Length to check first
+            return Response(413, b"request body too large")
+        request = Request(method, url.path, urllib.parse.parse_qs(url.query), headers, body)
+        return self.router.dispatch(request)
