@@ -104,8 +104,9 @@ class HttpServer:
 
     waitress does the HTTP/1.1 work a hand-made server got wrong: request-line and header parsing
     (400, 431 for oversized headers or request lines), a hard cap on bodies (DRAIN_LIMIT; our own
-    limit, a 413, is checked before any handler runs), an idle timeout per connection, a large listen backlog, and a fixed pool of worker
-    threads behind one asynchronous loop, so idle or slow connections cost a socket, not a thread.
+    limit, a 413, is checked before any handler runs), an idle timeout per connection, a large
+    listen backlog, and a fixed pool of worker threads behind one asynchronous loop, so idle or slow
+    connections cost a socket, not a thread.
     Clients that leave early are dropped quietly. The router stays ours: handlers still get a
     `Request` and return a `Response`.
     """
