@@ -3,8 +3,9 @@
 Every stage that treats kinds differently reads this table and nothing else: the renderer (the
 stage a plain manifest is applied in), apply (re-create on an immutable-field change), prune (delete
 order: the reverse of the apply stages), health (which rule judges it), the watch cache (which kinds
-are watched for self-heal) and the chart test (the RBAC verbs the chart must grant in each target
-namespace). Adding a rendered kind is one `Kind(...)` line here plus its rule where one is needed.
+are watched for self-heal), the chart test (the RBAC verbs the chart must grant in each target
+namespace) and the `manifests/` policy (where a workload keeps its pod spec). Adding a rendered kind
+is one `Kind(...)` line here plus its rule where one is needed.
 
 A kind that is not in the table (a custom resource, a plain workload of another kind) is applied in
 the WORKLOAD stage, deleted with the workloads, never re-created, judged healthy once it exists, not
@@ -84,6 +85,8 @@ class Kind:
     health: HealthRule = HealthRule.EXISTS
     verbs: tuple[str, ...] = ()
     """What the chart grants the agent in each target namespace (empty: nothing, bring your own RBAC)."""
+    pod_spec: tuple[str, ...] = ()
+    """Where a workload keeps its pod spec (the `manifests/` policy checks it); empty: not a workload."""
 
     @property
     def group(self) -> str:
@@ -97,6 +100,7 @@ class Kind:
 
 _ALWAYS, _ON_REQUEST = Recreate.ALWAYS, Recreate.ON_REQUEST
 _NET, _APPS = "networking.k8s.io/v1", "apps/v1"
+_TEMPLATE = ("spec", "template", "spec")
 KINDS: tuple[Kind, ...] = (
     Kind("v1", "ConfigMap", "configmaps", Stage.CONFIG, _ALWAYS, watched=True, verbs=WRITE),
     Kind("v1", "Secret", "secrets", Stage.CONFIG, _ALWAYS, watched=True, verbs=WRITE),
@@ -109,10 +113,15 @@ KINDS: tuple[Kind, ...] = (
     Kind("v1", "PersistentVolumeClaim", "persistentvolumeclaims", Stage.CONFIG, health=HealthRule.PVC,
          verbs=READ),
     Kind(_APPS, "StatefulSet", "statefulsets", Stage.DATA, _ON_REQUEST, watched=True,
-         health=HealthRule.STATEFULSET, verbs=WRITE),
+         health=HealthRule.STATEFULSET, verbs=WRITE, pod_spec=_TEMPLATE),
     Kind(_APPS, "Deployment", "deployments", Stage.WORKLOAD, _ALWAYS, watched=True,
-         health=HealthRule.DEPLOYMENT, verbs=WRITE),
-    Kind("batch/v1", "Job", "jobs", Stage.WORKLOAD, _ALWAYS),
+         health=HealthRule.DEPLOYMENT, verbs=WRITE, pod_spec=_TEMPLATE),
+    Kind("batch/v1", "Job", "jobs", Stage.WORKLOAD, _ALWAYS, pod_spec=_TEMPLATE),
+    # Other workloads: only plain manifests hold them (applied like unknown kinds).
+    Kind(_APPS, "DaemonSet", "daemonsets", Stage.WORKLOAD, pod_spec=_TEMPLATE),
+    Kind(_APPS, "ReplicaSet", "replicasets", Stage.WORKLOAD, pod_spec=_TEMPLATE),
+    Kind("v1", "ReplicationController", "replicationcontrollers", Stage.WORKLOAD, pod_spec=_TEMPLATE),
+    Kind("batch/v1", "CronJob", "cronjobs", Stage.WORKLOAD, pod_spec=("spec", "jobTemplate", *_TEMPLATE)),
     Kind("v1", "Service", "services", Stage.SERVICE, _ALWAYS, watched=True, health=HealthRule.SERVICE,
          verbs=WRITE),
     Kind(_NET, "Ingress", "ingresses", Stage.ROUTING, _ALWAYS, watched=True, health=HealthRule.INGRESS,
@@ -128,7 +137,7 @@ KINDS: tuple[Kind, ...] = (
          verbs=WRITE),
     # Read only: Service health counts EndpointSlices; the workload view reads Pods.
     Kind("discovery.k8s.io/v1", "EndpointSlice", "endpointslices", verbs=READ),
-    Kind("v1", "Pod", "pods", verbs=READ),
+    Kind("v1", "Pod", "pods", verbs=READ, pod_spec=("spec",)),
     # Emitted: what the agent did, on the objects it did it to.
     Kind("v1", "Event", "events", verbs=EMIT),
     Kind("events.k8s.io/v1", "Event", "events", verbs=EMIT),

@@ -19,21 +19,12 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from gitops_agent.core.credentials import credential_kind
+from gitops_agent.core.kinds import kind_of
+from gitops_agent.core.objects import ObjectKey
 from gitops_agent.manifests.model import ManifestPolicy, Problem
 from gitops_agent.manifests.validate import Checker
 from gitops_agent.manifests.yamlpos import FieldPath
 
-POD_SPEC_PATHS: dict[str, FieldPath] = {
-    "Pod": ("spec",),
-    "Deployment": ("spec", "template", "spec"),
-    "StatefulSet": ("spec", "template", "spec"),
-    "DaemonSet": ("spec", "template", "spec"),
-    "ReplicaSet": ("spec", "template", "spec"),
-    "ReplicationController": ("spec", "template", "spec"),
-    "Job": ("spec", "template", "spec"),
-    "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
-}
-"""Where each workload kind keeps its pod spec."""
 CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
 HOST_NAMESPACES = ("hostNetwork", "hostPID", "hostIPC")
 SECRET_STORES = "External Secrets, Sealed Secrets or SOPS"
@@ -60,19 +51,19 @@ def policy_problems(check: Checker, policy: ManifestPolicy) -> Iterator[Problem]
                     "manifests.allowPlaintextSecrets: true in gitops-agent.yaml",
                     on_key=True,
                 )
-    pod = _pod_spec(data, kind)
+    base = _pod_spec_path(api_version, kind)
+    pod = _at(data, base)
     if pod is not None and not policy.allow_privileged_pods:
-        yield from _pod_problems(check, POD_SPEC_PATHS[kind], pod)
+        yield from _pod_problems(check, base, pod)
 
 
 def plain_warnings(check: Checker) -> Iterator[Problem]:
     """Plain `env` values of a workload that look like credentials (a warning: they still apply)."""
     data = check.doc.data
-    kind = str(data.get("kind", ""))
-    pod = _pod_spec(data, kind)
+    base = _pod_spec_path(str(data.get("apiVersion", "")), str(data.get("kind", "")))
+    pod = _at(data, base)
     if pod is None:
         return
-    base = POD_SPEC_PATHS[kind]
     for list_name, index, container in _containers(pod):
         for env_index, var in enumerate(container.get("env") or []):
             if not isinstance(var, Mapping) or not isinstance(var.get("value"), str):
@@ -95,9 +86,17 @@ def _qualified(api_version: str, kind: str) -> str:
     return f"{group}/{kind}" if group else kind
 
 
-def _pod_spec(data: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
+def _pod_spec_path(api_version: str, kind: str) -> FieldPath:
+    """Where the kinds table says this kind keeps its pod spec (empty: it is not a workload)."""
+    return kind_of(ObjectKey(api_version, kind, "", "")).pod_spec
+
+
+def _at(data: Mapping[str, Any], path: FieldPath) -> Mapping[str, Any] | None:
+    """The mapping at `path` (None for an empty path or anything else there)."""
+    if not path:
+        return None
     node: Any = data
-    for step in POD_SPEC_PATHS.get(kind, ("-",)):
+    for step in path:
         node = node.get(step) if isinstance(node, Mapping) else None
     return node if isinstance(node, Mapping) else None
 
