@@ -132,12 +132,10 @@ def desired_in_live(desired: Mapping[str, Any], live: Mapping[str, Any]) -> bool
 
 
 def mask_secrets(before: dict[str, Any] | None, after: dict[str, Any] | None) -> tuple[Any, Any]:
-    """Copies of both sides with Secret values and credential-like plain `env` values replaced; a
-    value that differs is marked changed."""
-    before, after = copy.deepcopy(before), copy.deepcopy(after)
-    _mask_env(before, after)
+    """Copies of both sides with Secret values replaced; a value that differs is marked changed."""
     if not is_secret(before) and not is_secret(after):
         return before, after
+    before, after = copy.deepcopy(before), copy.deepcopy(after)
     for field in ("data", "stringData"):
         old = (before or {}).get(field) or {}
         new = (after or {}).get(field) or {}
@@ -197,6 +195,7 @@ def yaml_diff(key: ObjectKey, before: Mapping[str, Any] | None, after: Mapping[s
     """A unified diff of the two versions as YAML (masked, server noise stripped)."""
     old = comparable(before) if before is not None else None
     new = comparable(after) if after is not None else None
+    _mask_env(old, new)  # on the copies `comparable` made
     old, new = mask_secrets(old, new)
     old_lines = _yaml_lines(old)
     new_lines = _yaml_lines(new)
