@@ -171,6 +171,10 @@ class GatewayRef:
     section_name: str | None = None
 
 
+STARTUP_KEYS = ("LANGSMITH_API_KEY", "LANGGRAPH_CLOUD_LICENSE_KEY")
+"""LangGraph Server refuses to start without one of these (`LangSmith.key_refs` injects them)."""
+
+
 @dataclass(frozen=True)
 class LangSmith:
     """How a deployment reaches the team's LangSmith (settings, then the deployment's overrides)."""
@@ -183,12 +187,12 @@ class LangSmith:
     project: str | None = None
 
     @property
-    def keys(self) -> tuple[str, ...]:
-        """The start-up keys this block injects (none when disabled)."""
+    def key_refs(self) -> tuple[tuple[str, SecretKeyRef], ...]:
+        """(variable, Secret key) of each start-up key this block injects (none when disabled)."""
         if not self.enabled:
             return ()
-        pairs = (("LANGSMITH_API_KEY", self.api_key), ("LANGGRAPH_CLOUD_LICENSE_KEY", self.license_key))
-        return tuple(name for name, ref in pairs if ref is not None)
+        pairs = zip(STARTUP_KEYS, (self.api_key, self.license_key), strict=True)
+        return tuple((name, ref) for name, ref in pairs if ref is not None)
 
 
 @dataclass(frozen=True)

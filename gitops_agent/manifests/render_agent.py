@@ -89,16 +89,12 @@ def langsmith_env(dep: AgentDeployment) -> list[dict[str, Any]]:
     env: list[dict[str, Any]] = []
     if smith.endpoint:
         env.append({"name": "LANGSMITH_ENDPOINT", "value": smith.endpoint})
-    both = smith.api_key is not None and smith.license_key is not None
-    for name, ref in (
-        ("LANGSMITH_API_KEY", smith.api_key),
-        ("LANGGRAPH_CLOUD_LICENSE_KEY", smith.license_key),
-    ):
-        if ref is not None:
-            entry = secret_env(name, ref)
-            if both:
-                entry["valueFrom"]["secretKeyRef"]["optional"] = True
-            env.append(entry)
+    keys = smith.key_refs
+    for name, ref in keys:
+        entry = secret_env(name, ref)
+        if len(keys) > 1:
+            entry["valueFrom"]["secretKeyRef"]["optional"] = True
+        env.append(entry)
     env.append({"name": "LANGSMITH_TRACING", "value": "true" if smith.tracing else "false"})
     env.append({"name": "LANGSMITH_PROJECT", "value": smith.project or dep.name})
     return env

@@ -20,6 +20,7 @@ from gitops_agent.core.labels import (
     env_name_reserved,
 )
 from gitops_agent.manifests.model import (
+    STARTUP_KEYS,
     AgentDeployment,
     AutoscalingMode,
     DeploymentType,
@@ -35,8 +36,6 @@ from gitops_agent.manifests.yamlpos import Document, FieldPath, format_path
 
 RESERVED_PATH = "/noauth"
 """LangGraph Server uses this prefix for its own loopback requests."""
-STARTUP_KEYS = ("LANGSMITH_API_KEY", "LANGGRAPH_CLOUD_LICENSE_KEY")
-"""LangGraph Server refuses to start without one of these."""
 OWN_CONTAINERS = frozenset({COMPONENT_API, COMPONENT_QUEUE})
 
 
@@ -242,7 +241,7 @@ def _ingress(dep: AgentDeployment, check: Checker, settings: Settings) -> Iterat
 def _langsmith(dep: AgentDeployment, check: Checker, settings: Settings) -> Iterator[Problem]:
     """The server needs a LangSmith API key or a license key at start-up: one must reach it."""
     own = {var.name for var in dep.secret_env} | {name for name, _ in dep.env}
-    if own.intersection(STARTUP_KEYS) or dep.langsmith.keys:
+    if own.intersection(STARTUP_KEYS) or dep.langsmith.key_refs:
         return
     where: FieldPath = ("spec", "langsmith") if check.written(("spec", "langsmith")) else ("spec",)
     yield check.problem(
