@@ -4,12 +4,15 @@ values (a warning) and directory links — each reported at its file, line and f
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
 
 from gitops_agent.cli import main
 from gitops_agent.manifests import load_repository
+from gitops_agent.manifests.model import ManifestPolicy
+from gitops_agent.manifests.schemas import load_schema
 
 from .helpers import SETTINGS, deployment, write_repo
 
@@ -150,3 +153,13 @@ def test_directory_links_are_reported_like_file_links(tmp_path: Path) -> None:
         "them "
         "one by one",
     ]
+
+
+def test_the_documented_default_kinds_are_the_kinds_table_write_kinds() -> None:
+    """The reference spells the default list out; it must stay what `core.kinds` says the chart grants."""
+    described = load_schema("settings")["properties"]["manifests"]["properties"]["allowedKinds"][
+        "description"
+    ]
+    listed = re.search(r"write \(([^)]*)\)", described)
+    assert listed is not None
+    assert sorted(re.findall(r"`([^`]+)`", listed.group(1))) == sorted(ManifestPolicy().allowed_kinds)
