@@ -14,6 +14,9 @@
 #   - github.com/prometheus/prometheus at PROMETHEUS_VERSION: promtool (to check and unit-test the
 #     chart's alerting rules and the dashboard's queries), in a module of its own. Prometheus 3.x is
 #     published as module versions v0.3xx.y (v0.316.0 = Prometheus 3.16.0).
+#   - sigs.k8s.io/kustomize/kustomize/v5 at KUSTOMIZE_VERSION: `kustomize build` for folders of
+#     plain manifests that carry a kustomization.yaml (the agent runs it; the image carries it).
+#     (v5.8.3 needs Go 1.27.)
 #   - CRDs of the custom resources gitops-agent renders, copied from the projects' own modules
 #     (`go mod download`, nothing is built): KEDA's ScaledObject (github.com/kedacore/keda/v2 at
 #     KEDA_VERSION) and Gateway API's standard channel (sigs.k8s.io/gateway-api at GATEWAY_API_VERSION).
@@ -28,6 +31,7 @@ HELM_VERSION="${HELM_VERSION:-v3.22.0}"
 PROMETHEUS_VERSION="${PROMETHEUS_VERSION:-v0.316.0}"
 KEDA_VERSION="${KEDA_VERSION:-v2.21.0}"
 GATEWAY_API_VERSION="${GATEWAY_API_VERSION:-v1.6.3}"
+KUSTOMIZE_VERSION="${KUSTOMIZE_VERSION:-v5.8.2}"
 CACHE_ROOT="${XDG_CACHE_HOME:-$HOME/.cache}/gitops-agent"
 BIN_DIR="${GITOPS_AGENT_K8S_BIN:-$CACHE_ROOT/k8s-$K8S_VERSION/bin}"
 WORK_DIR="$CACHE_ROOT/k8s-$K8S_VERSION/build"
@@ -142,6 +146,13 @@ prom_ldflags+=" -X github.com/prometheus/common/version.Branch=HEAD"
 # remove_all_sd: Prometheus's own build tag that leaves out every service-discovery plugin (cloud
 # SDKs, client-go, ...), which rule and query checks never use: a third of the size, ~3 min cold.
 build_one promtool "$prom_mod" github.com/prometheus/prometheus/cmd/promtool "$prom_ldflags" remove_all_sd
+
+# kustomize ------------------------------------------------------------------------------------
+kustomize_mod="$WORK_DIR/kustomize"
+make_module "$kustomize_mod" gitops-agent.dev/kustomize-build "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
+# Stamped like kustomize's release builds, so `kustomize version` names the release.
+build_one kustomize "$kustomize_mod" sigs.k8s.io/kustomize/kustomize/v5 \
+  "-X sigs.k8s.io/kustomize/api/provenance.version=kustomize/$KUSTOMIZE_VERSION"
 
 # CRDs -----------------------------------------------------------------------------------------
 crd_dir="$BIN_DIR/../crds"

@@ -18,8 +18,13 @@ from sync_repo import DeploymentsRepo, make_deployments_repo
 
 from gitops_agent.kube.client import KubeClient, connect
 from gitops_agent.localcluster import LocalCluster, Mode, ensure_binaries
+from gitops_agent.localcluster.binaries import default_bin_dir
 
 _FULL_MODE_NEEDED = False
+
+# kustomize (for manifests/ folders with a kustomization.yaml) is built by hack/build-k8s.sh beside the
+# cluster's binaries; the agent finds it through this variable, in-process and in subprocesses alike.
+os.environ.setdefault("GITOPS_AGENT_KUSTOMIZE", str(default_bin_dir() / "kustomize"))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -23,6 +23,7 @@ BINARY_NAMES = (
     "kwok",
     "helm",
     "promtool",
+    "kustomize",
 )
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = REPO_ROOT / "hack" / "build-k8s.sh"

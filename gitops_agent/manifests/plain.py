@@ -1,4 +1,5 @@
-"""The optional `manifests/` folder: plain Kubernetes objects applied as written.
+"""The optional `manifests/` folder: plain Kubernetes objects applied as written (folders with a
+`kustomization.yaml` are built with kustomize first: see `manifests.kustomize`).
 
 Plain objects are owned like rendered ones (labelled, pruned), so they get the checks that keep
 ownership safe: namespaced kinds only (gitops-agent's permissions and prune logic are per namespace),
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from gitops_agent.core.labels import LABEL_MANAGED_BY, MANAGED_BY, RESERVED_PREFIX
+from gitops_agent.manifests import kustomize
+from gitops_agent.manifests.kustomize import build_roots, kustomization_file, kustomized_folders
 from gitops_agent.manifests.model import Problem, Settings
 from gitops_agent.manifests.policy import plain_warnings, policy_problems
 from gitops_agent.manifests.validate import Checker
@@ -54,16 +57,27 @@ class PlainObject:
 
 
 def manifest_files(root: Path) -> list[Path]:
-    """YAML files under `manifests/`, recursively, in a stable order (hidden entries skipped)."""
+    """YAML files under `manifests/`, recursively, in a stable order (hidden entries skipped), except
+    those in kustomized folders (kustomize reads them)."""
     folder = root / MANIFESTS_DIR
+    kustomized = kustomized_folders(folder)
     found = [
         p
         for p in folder.rglob("*")
         if p.suffix in YAML_SUFFIXES
         and p.is_file()
         and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+        and not any(p.is_relative_to(k) for k in kustomized)
     ]
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
+
+
+def source_files(root: Path) -> list[str]:
+    """What the `manifests` unit is written in: its plain files and the kustomizations it builds."""
+    folder = root / MANIFESTS_DIR
+    built = [kustomization_file(f) for f in build_roots(folder, root)]
+    paths = [*manifest_files(root), *(k for k in built if k is not None)]
+    return sorted(p.relative_to(root).as_posix() for p in paths)
 
 
 @dataclass(frozen=True)
@@ -98,13 +112,7 @@ def load_plain(root: Path, settings: Settings) -> PlainLoad:
     objects: list[PlainObject] = []
     problems: list[Problem] = directory_links(root)
     warnings: list[Problem] = []
-    for path in manifest_files(root):
-        rel = path.relative_to(root).as_posix()
-        try:
-            documents = load_file(path, multi=True, what="a Kubernetes object", root=root)
-        except YamlError as err:
-            problems.append(Problem(rel, err.line, err.column, format_path(err.path), err.message))
-            continue
+    for rel, documents in _sources(root, problems):
         for doc in documents:
             check = Checker(doc, rel)
             found = list(_object_problems(check, settings))
@@ -116,6 +124,21 @@ def load_plain(root: Path, settings: Settings) -> PlainLoad:
                 objects.append(_normalised(doc, rel, settings))
     problems.extend(_duplicates(objects))
     return PlainLoad(objects, sorted(set(problems)), sorted(set(warnings)))
+
+
+def _sources(root: Path, problems: list[Problem]) -> Iterator[tuple[str, list[Document]]]:
+    """(where, documents) of each plain file and each kustomize build; failures go to `problems`."""
+    for path in manifest_files(root):
+        rel = path.relative_to(root).as_posix()
+        try:
+            yield rel, load_file(path, multi=True, what="a Kubernetes object", root=root)
+        except YamlError as err:
+            problems.append(Problem(rel, err.line, err.column, format_path(err.path), err.message))
+    for folder in build_roots(root / MANIFESTS_DIR, root):
+        built = kustomize.build(folder, root)
+        problems.extend(built.problems)
+        if built.documents:
+            yield built.source, built.documents
 
 
 def _object_problems(check: Checker, settings: Settings) -> Iterator[Problem]:

@@ -25,8 +25,8 @@ from gitops_agent.manifests.plain import (
     YAML_SUFFIXES,
     PlainObject,
     load_plain,
-    manifest_files,
     object_identity,
+    source_files,
 )
 from gitops_agent.manifests.policy import credential_message
 from gitops_agent.manifests.render import PLACEHOLDER_SEED, render_unit
@@ -183,7 +183,7 @@ def _deployment_units(entries: list[_Entry]) -> list[Unit]:
 
 
 def _manifests_unit(root: Path, settings: Settings | None) -> tuple[Unit, list[PlainObject], list[Problem]]:
-    files = tuple(p.relative_to(root).as_posix() for p in manifest_files(root))
+    files = tuple(source_files(root))
     if settings is None:
         problem = Problem(
             files[0] if files else MANIFESTS_DIR,
