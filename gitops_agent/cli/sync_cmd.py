@@ -10,6 +10,7 @@ from typing import Any
 from gitops_agent.cli.common import add_cluster_flags, add_repo_flags, kube_from, open_repo, plural
 from gitops_agent.core.labels import MANIFESTS_UNIT
 from gitops_agent.engine.apply import ApplyOptions
+from gitops_agent.engine.diagnose import explain_unit
 from gitops_agent.engine.diff import Action, format_changes, summary_counts
 from gitops_agent.engine.health import Health, UnitHealth, progress_line, wait_for_health
 from gitops_agent.kube.client import KubeClient
@@ -110,12 +111,14 @@ def _sync(args: argparse.Namespace) -> int:
     on_unit = None if args.format != "text" else _print_unit
     report = sync(kube, snapshot, _options(args, dry_run=args.dry_run), on_unit=on_unit)
     healths = _wait(kube, report, args) if args.wait and not args.dry_run else {}
+    unhealthy = {name: h for name, h in healths.items() if h.health is not Health.HEALTHY}
+    reasons = {name: explain_unit(kube, h) for name, h in unhealthy.items()}
     if args.format == "text":
-        _print_summary(report)
+        _print_unhealthy(unhealthy, reasons, len(healths), args.timeout)
+        _print_summary(report, len(unhealthy))
     else:
-        print(_structured(report, healths, args.format), end="")
-    degraded = any(h.health is not Health.HEALTHY for h in healths.values())
-    return 0 if report.ok and not report.prune_refused and not degraded else 1
+        print(_structured(report, healths, reasons, args.format), end="")
+    return 0 if report.ok and not report.prune_refused and not unhealthy else 1
 
 
 def _wait(kube: KubeClient, report: SyncReport, args: argparse.Namespace) -> dict[str, UnitHealth]:
@@ -150,7 +153,22 @@ def _print_unit(result: UnitResult) -> None:
     print(line, flush=True)
 
 
-def _print_summary(report: SyncReport) -> None:
+def _print_unhealthy(
+    unhealthy: dict[str, UnitHealth], reasons: dict[str, list[str]], waited_for: int, timeout: float
+) -> None:
+    """After `--wait`: which units are not healthy, each object holding one back, and its pods' reasons."""
+    if not unhealthy:
+        return
+    settled = all(h.health is Health.DEGRADED for h in unhealthy.values())
+    head = "not healthy" if settled else f"timed out after {timeout:g}s"
+    print(f"{head}: {len(unhealthy)} of {plural(waited_for, 'unit')} not healthy")
+    for name in sorted(unhealthy):
+        print(f"  {name}:")
+        for line in reasons[name]:
+            print(f"    {line}")
+
+
+def _print_summary(report: SyncReport, unhealthy: int = 0) -> None:
     for problem in report.problems:
         print(f"error: {problem}", file=sys.stderr)
     for change in report.prune_changes:
@@ -158,11 +176,12 @@ def _print_summary(report: SyncReport) -> None:
         print(f"{change.action.value:<9} {change.unit:<24} {change.key}{reason}")
     if report.prune_refused:
         print(f"prune refused: {report.prune_refused}", file=sys.stderr)
-    print(summary_line(report))
+    print(summary_line(report, unhealthy))
 
 
-def summary_line(report: SyncReport) -> str:
-    """The last line of a text sync: `synced …` only when the exit status is 0, else `FAILED: why`."""
+def summary_line(report: SyncReport, unhealthy: int = 0) -> str:
+    """The last line of a text sync: `synced …` only when the exit status is 0, else `FAILED: why`
+    (`unhealthy`: units a `--wait` found not healthy)."""
     counts = ", ".join(f"{n} {a}" for a, n in summary_counts(report.changes).items() if n) or "nothing to do"
     deployments = sum(1 for u in report.units if u.unit != MANIFESTS_UNIT)
     has_manifests = len(report.units) > deployments
@@ -174,13 +193,17 @@ def summary_line(report: SyncReport) -> str:
         reasons.append(plural(len(report.problems), "repository problem"))
     if report.prune_refused:
         reasons.append("prune refused")
+    if unhealthy:
+        reasons.append(f"{unhealthy} of {units} not healthy")
     head = f"commit {report.snapshot.short_commit}"
     if reasons:
         return f"{head}: FAILED: {', '.join(reasons)}; {counts}"
     return f"{head}: synced {units} ({what}); {counts}"
 
 
-def _structured(report: SyncReport, healths: dict[str, UnitHealth], fmt: str) -> str:
+def _structured(
+    report: SyncReport, healths: dict[str, UnitHealth], reasons: dict[str, list[str]], fmt: str
+) -> str:
     if fmt == "markdown":
         return format_changes(report.changes, "markdown", problems=_problems(report))
     return (
@@ -198,6 +221,7 @@ def _structured(report: SyncReport, healths: dict[str, UnitHealth], fmt: str) ->
                         "newRevision": u.new_revision,
                         "error": u.error,
                         "health": healths[u.unit].health.value if u.unit in healths else None,
+                        "notHealthy": reasons.get(u.unit, []),
                         "changes": [c.to_json() for c in u.changes if c.action is not Action.UNCHANGED],
                     }
                     for u in report.units

@@ -49,6 +49,32 @@ class ResourceType:
 
 
 @dataclass(frozen=True)
+class Rules:
+    """What the client's identity may do in one namespace (a SelfSubjectRulesReview's resource rules)."""
+
+    namespace: str
+    resource_rules: tuple[Mapping[str, Any], ...]
+
+    def allows(self, verb: str, group: str, resource: str, name: str = "") -> bool:
+        """Whether some rule grants `verb` on `resource` of API `group` (RBAC's own matching)."""
+        return any(_rule_allows(rule, verb, group, resource, name) for rule in self.resource_rules)
+
+
+def _rule_allows(rule: Mapping[str, Any], verb: str, group: str, resource: str, name: str) -> bool:
+    def has(field: str, value: str) -> bool:
+        values = rule.get(field) or []
+        return "*" in values or value in values
+
+    names = rule.get("resourceNames") or []
+    return (
+        has("verbs", verb)
+        and has("apiGroups", group)
+        and has("resources", resource)
+        and (not names or name in names)
+    )
+
+
+@dataclass(frozen=True)
 class ObjectList:
     """A LIST result: the items and the collection's resourceVersion (to start a watch from)."""
 
@@ -267,6 +293,22 @@ class KubeClient:
                     f"watch {rtype.plural}: {obj.get('message', 'error')}", retryable=True, status=code
                 )
             yield event["type"], obj
+
+    def rules_in(self, namespace: str) -> Rules | None:
+        """What this client may do in `namespace` (one SelfSubjectRulesReview, which every
+        authenticated identity may create), or None when the authorizer cannot list its rules (a
+        webhook authorizer, say): then nothing can be concluded before trying."""
+        review = {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SelfSubjectRulesReview",
+            "spec": {"namespace": namespace},
+        }
+        path = "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews"
+        answer = self._request("POST", path, body=review, what=f"review own permissions in {namespace}")
+        status = answer.get("status") or {}
+        if status.get("incomplete"):
+            return None
+        return Rules(namespace, tuple(status.get("resourceRules") or ()))
 
     def raw_get(self, path: str) -> str:
         """GET a non-resource path (e.g. /metrics) as text."""

@@ -33,6 +33,8 @@ SERVICE_CIDR = "10.0.0.0/16"  # room for thousands of Services (benchmarks)
 POD_CIDR = "10.244.0.0/16"
 READY_TIMEOUT_SECONDS = 90.0
 NEVER_READY_IMAGE_MARK = "never-ready"
+IMAGE_PULL_FAILS_MARK = "no-such-image"
+"""Full mode: pods whose image reference contains this wait in ImagePullBackOff, as on a kubelet."""
 
 _Probe = Callable[[], bool]
 
@@ -56,6 +58,26 @@ parents:
      observedGeneration: {{ $.metadata.generation }}, lastTransitionTime: {{ Now | Quote }}}
   - {type: ResolvedRefs, status: "True", reason: ResolvedRefs, message: "",
      observedGeneration: {{ $.metadata.generation }}, lastTransitionTime: {{ Now | Quote }}}
+{{- end }}
+"""
+_IMAGE_PULL_BACKOFF_STATUS = """\
+phase: Pending
+conditions:
+- {type: PodScheduled, status: "True", lastTransitionTime: {{ Now | Quote }}}
+- {type: Ready, status: "False", reason: ContainersNotReady, lastTransitionTime: {{ Now | Quote }},
+   message: "containers with unready status: [{{ range .spec.containers }}{{ .name }} {{ end }}]"}
+containerStatuses:
+{{- range .spec.containers }}
+- name: {{ .name | Quote }}
+  image: {{ .image | Quote }}
+  imageID: ""
+  ready: false
+  restartCount: 0
+  started: false
+  state:
+    waiting:
+      reason: ImagePullBackOff
+      message: {{ printf "Back-off pulling image %q" .image | Quote }}
 {{- end }}
 """
 
@@ -83,6 +105,15 @@ CUSTOM_RESOURCE_STAGES: dict[str, dict[str, Any]] = {
         "ScaledObject",
         when="!has(self.status) || !has(self.status.conditions)",
         status="conditions:\n- {type: Ready, status: 'True', reason: ScaledObjectReady, message: kwok}\n",
+    ),
+    # A kubelet's answer to an image it cannot pull, for the `sync --wait` diagnostics.
+    "pod-image-pull-backoff": _status_stage(
+        "pod-image-pull-backoff",
+        "v1",
+        "Pod",
+        when="has(self.spec.nodeName) && !has(self.status.containerStatuses)"
+        f" && self.spec.containers.exists(c, c.image.contains('{IMAGE_PULL_FAILS_MARK}'))",
+        status=_IMAGE_PULL_BACKOFF_STATUS,
     ),
     "httproute-accepted": _status_stage(
         "httproute-accepted",
@@ -278,9 +309,8 @@ class LocalCluster:
         self.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
         # Established comes before the OpenAPI v3 document lists the groups; kwok's stage controllers
         # (and `kubectl explain`) read that document and fail on a group it does not have yet.
-        paths = tuple(
-            f"apis/{stage['spec']['resourceRef']['apiGroup']}" for stage in CUSTOM_RESOURCE_STAGES.values()
-        )
+        groups = {stage["spec"]["resourceRef"]["apiGroup"] for stage in CUSTOM_RESOURCE_STAGES.values()}
+        paths = tuple(f"apis/{group}" for group in sorted(groups) if "/" in group)  # not core v1
 
         def published() -> bool:
             listed = json.loads(self.kubectl("get", "--raw", "/openapi/v3", check=False) or "{}").get(
@@ -340,10 +370,11 @@ class LocalCluster:
         return argv
 
     def _kwok_stage_files(self) -> list[Path]:
-        """kwok's own stage files, with pod-ready taught to skip images marked never-ready.
+        """kwok's own stage files, with pod-ready taught to skip images marked never-ready, and ours.
 
         Health and auto-rollback tests need a rollout that never becomes Ready; an image whose
-        reference contains NEVER_READY_IMAGE_MARK stays Pending/unready on the fake nodes.
+        reference contains NEVER_READY_IMAGE_MARK stays Pending/unready on the fake nodes, one with
+        IMAGE_PULL_FAILS_MARK waits in ImagePullBackOff.
         """
         stage_dir = self.work_dir / "kwok-stages"
         stage_dir.mkdir(exist_ok=True)
@@ -353,14 +384,10 @@ class LocalCluster:
             if not isinstance(stage, dict) or stage.get("kind") != "Stage":
                 continue  # e.g. the kwok-volume StorageClass, applied by _create_nodes
             if stage["metadata"]["name"] == "pod-ready":
-                stage["spec"]["selector"]["matchExpressions"].append(
-                    {
-                        "cel": {
-                            "expression": "!self.spec.containers.exists(c, "
-                            f"c.image.contains('{NEVER_READY_IMAGE_MARK}'))"
-                        }
-                    }
-                )
+                selector = stage["spec"]["selector"]["matchExpressions"]
+                for mark in (NEVER_READY_IMAGE_MARK, IMAGE_PULL_FAILS_MARK):
+                    marked = f"self.spec.containers.exists(c, c.image.contains('{mark}'))"
+                    selector.append({"cel": {"expression": f"!{marked}"}})
             target = stage_dir / source.name
             target.write_text(yaml.safe_dump(stage, sort_keys=False))
             files.append(target)

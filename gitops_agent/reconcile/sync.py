@@ -29,7 +29,7 @@ from gitops_agent.engine.apply import (
 from gitops_agent.engine.diff import Action, ObjectChange
 from gitops_agent.engine.live import ListedLive, LiveView
 from gitops_agent.engine.prune import PrunePolicy, PruneRefusedError, check_guards, plan_prune, prune_entry
-from gitops_agent.kube.client import KubeClient
+from gitops_agent.kube.client import KubeClient, Rules
 from gitops_agent.manifests import MANIFESTS_UNIT, RenderedUnit, RepositoryLoad, render_unit
 from gitops_agent.manifests.settings import SETTINGS_FILE
 from gitops_agent.source import CommitInfo, Snapshot
@@ -176,7 +176,7 @@ def sync(
     with ThreadPoolExecutor(options.workers * 2, thread_name_prefix="object") as pool:
         context = _UnitContext(
             kube, snapshot, options, pool, live or ListedLive.prefetch(kube, _keys(rendered, inventories)),
-            _missing_namespaces(kube, rendered), self_heal, restore, on_unit, _sources(load),
+            _namespace_access(kube, rendered), self_heal, restore, on_unit, _sources(load),
         )  # fmt: skip
         with ThreadPoolExecutor(options.workers, thread_name_prefix="unit") as unit_pool:
             synced = list(unit_pool.map(lambda r: sync_unit(context, r, inventories.get(r.name)), rendered))
@@ -202,7 +202,7 @@ class _UnitContext:
     options: SyncOptions
     pool: ThreadPoolExecutor
     live: LiveView
-    missing_namespaces: frozenset[str]
+    namespaces: NamespaceAccess
     self_heal: bool
     restore: Restore | None
     on_unit: Callable[[UnitResult], None] | None
@@ -285,10 +285,52 @@ def _keys(rendered: Iterable[RenderedUnit], inventories: Mapping[str, Inventory]
     return keys + [e.key for inv in inventories.values() for e in inv.objects]
 
 
-def _missing_namespaces(kube: KubeClient, rendered: Iterable[RenderedUnit]) -> frozenset[str]:
-    """Target namespaces that do not exist: their units fail (namespaces are the operator's to create)."""
+@dataclass(frozen=True)
+class NamespaceAccess:
+    """The target namespaces as this sync found them: which do not exist, and what the agent may do
+    in the others. An object it could not write fails its unit before anything of it is written,
+    saying why, instead of a 403 halfway through an apply."""
+
+    missing: frozenset[str]
+    rules: Mapping[str, Rules | None]
+    """Per existing namespace; None when the authorizer cannot list rules (then apply finds out)."""
+
+    def refusal(self, kube: KubeClient, key: ObjectKey, manifest: Mapping[str, Any]) -> str | None:
+        """Why the agent cannot write this object, or None."""
+        namespace = key.namespace
+        if namespace in self.missing:
+            return (
+                f"{key}: namespace {namespace!r} does not exist; create it and grant the agent access "
+                "(gitops-agent never creates or deletes namespaces)"
+            )
+        rules = self.rules.get(namespace)
+        if rules is None:
+            return None
+        try:
+            plural = kube.type_of(manifest).plural
+        except ClusterError:
+            return None  # an unserved kind: apply reports it with the apiserver's words
+        if rules.allows("patch", key.group, plural, key.name):
+            return None
+        return (
+            f"{key}: gitops-agent may not write {plural} in namespace {namespace!r} (its identity has no "
+            f"permission to patch them there); with the Helm chart, add {namespace} to targetNamespaces "
+            "and run `helm upgrade`"
+        )
+
+
+def _namespace_access(kube: KubeClient, rendered: Iterable[RenderedUnit]) -> NamespaceAccess:
+    """One GET and one SelfSubjectRulesReview per target namespace."""
     namespaces = sorted({o.key.namespace for r in rendered for o in r.objects if o.key.namespace})
-    return frozenset(ns for ns in namespaces if kube.get("v1", "Namespace", ns) is None)
+    missing = frozenset(ns for ns in namespaces if kube.get("v1", "Namespace", ns) is None)
+    rules: dict[str, Rules | None] = {}
+    for namespace in namespaces:
+        if namespace not in missing:
+            try:
+                rules[namespace] = kube.rules_in(namespace)
+            except ClusterError:
+                rules[namespace] = None
+    return NamespaceAccess(missing, rules)
 
 
 # -- one unit ----------------------------------------------------------------------------------
@@ -391,12 +433,9 @@ def plan_unit(
 
     def plan_one(stage: int, manifest: dict[str, Any]) -> PlannedObject:
         key = ObjectKey.of(manifest)
-        if key.namespace in context.missing_namespaces:
-            raise ClusterError(
-                f"{key}: namespace {key.namespace!r} does not exist; create it and grant the agent access "
-                "(gitops-agent never creates or deletes namespaces)",
-                retryable=True,
-            )
+        refusal = context.namespaces.refusal(context.kube, key, manifest)
+        if refusal:
+            raise ClusterError(refusal, retryable=True)
         known, live = context.live.lookup(key)
         if fast and live is not None:
             quick = unchanged_without_requests(unit, stage, manifest, live, owner=context.options.owner)

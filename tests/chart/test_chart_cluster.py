@@ -6,20 +6,30 @@ token of the chart's ServiceAccount, then checks that the same token is refused 
 
 from __future__ import annotations
 
+import re
+import subprocess
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from chart_harness import CHART_DIR, EVERYTHING_VALUES, REPO_URL, ChartInstall, Helm, token_kubeconfig
+from chart_harness import (
+    CHART_DIR,
+    EVERYTHING_VALUES,
+    REPO_URL,
+    ChartInstall,
+    Helm,
+    service_account_token,
+    token_kubeconfig,
+)
 from kubernetes import client
 from sync_repo import DeploymentsRepo
 
 from gitops_agent.core.errors import ClusterError
 from gitops_agent.kube.client import KubeClient, connect
 from gitops_agent.localcluster import LocalCluster
-from gitops_agent.reconcile.sync import SyncOptions, sync
+from gitops_agent.reconcile.sync import SyncOptions, SyncState, sync
 from gitops_agent.state.inventory import InventoryStore
 from gitops_agent.state.seed import SEED_SECRET
 
@@ -73,18 +83,7 @@ def test_install_notes_tell_how_to_see_the_sync_status(helm: Helm, cluster: Loca
     assert "kubectl -n platform port-forward svc/gitops-agent 8080" in notes
     assert "/api/v1/deployments" in notes
     assert "gitops-agent status --state-namespace platform" in notes
-
-
-def _token(kube_api: client.ApiClient, namespace: str, service_account: str) -> str:
-    """A short-lived token of the ServiceAccount, from the TokenRequest API."""
-    request = client.AuthenticationV1TokenRequest(
-        spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=900)
-    )
-    response = client.CoreV1Api(kube_api).create_namespaced_service_account_token(
-        service_account, namespace, request
-    )
-    token: str = response.status.token
-    return token
+    assert "pipx install gitops_agent-0.1.0-py3-none-any.whl" in notes
 
 
 def _status_of(action: Callable[[], object]) -> int | None:
@@ -125,7 +124,7 @@ def test_the_chart_rbac_is_enough_for_a_real_sync_and_nothing_more(
         }
     )
     kubeconfig = token_kubeconfig(
-        cluster, _token(kube_api, release_ns, "gitops-agent"), tmp_path / "agent.kubeconfig"
+        cluster, service_account_token(kube_api, release_ns, "gitops-agent"), tmp_path / "agent.kubeconfig"
     )
     agent = connect(str(kubeconfig))
 
@@ -176,3 +175,66 @@ def test_the_chart_rbac_is_enough_for_a_real_sync_and_nothing_more(
         "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["*"]}],
     }
     assert _status_of(lambda: agent.create(role_in_target)) == 403
+
+
+def test_a_namespace_the_chart_does_not_cover_fails_its_units_saying_how_to_fix_it(
+    helm: Helm,
+    kube: KubeClient,
+    *,
+    kube_api: client.ApiClient,
+    cluster: LocalCluster,
+    chart_install: ChartInstall,
+    deployments_repo: DeploymentsRepo,
+    make_namespace: Callable[[], str],
+    tmp_path: Path,
+) -> None:
+    """The repository allows a namespace the chart's targetNamespaces leave out: the units aimed at
+    it fail before anything of them is written, naming the namespace and the fix; others sync."""
+    release_ns, target_ns, uncovered_ns = make_namespace(), deployments_repo.namespace, make_namespace()
+    chart_install.apply(helm.render(namespace=release_ns, values={"targetNamespaces": "{" + target_ns + "}"}))
+    settings = deployments_repo.read("gitops-agent.yaml").replace("  - agents-staging", f"  - {uncovered_ns}")
+    billing = deployments_repo.read("deployments/billing-agent.yaml").replace(
+        "  name: billing-agent\n", f"  name: billing-agent\n  namespace: {uncovered_ns}\n"
+    )
+    deployments_repo.push(
+        {"gitops-agent.yaml": settings, "deployments/billing-agent.yaml": billing}, "billing-agent elsewhere"
+    )
+    token = service_account_token(kube_api, release_ns, "gitops-agent")
+    agent = connect(str(token_kubeconfig(cluster, token, tmp_path / "agent.kubeconfig")))
+
+    report = sync(agent, deployments_repo.fetch(), SyncOptions(state_namespace=release_ns))
+    results = {u.unit: u for u in report.units}
+    assert results["billing-agent"].state is SyncState.FAILED
+    error = results["billing-agent"].error
+    assert re.search(rf"may not write [a-z.]+ in namespace '{uncovered_ns}'", error), error
+    assert f"add {uncovered_ns} to targetNamespaces" in error
+    assert results["support-bot"].state is SyncState.SYNCED
+    assert kube.get("apps/v1", "Deployment", "billing-agent", uncovered_ns) is None
+    assert kube.get("apps/v1", "Deployment", "support-bot", target_ns) is not None
+
+
+def test_helm_install_refuses_a_missing_target_namespace_before_creating_anything(
+    helm: Helm, kube: KubeClient, cluster: LocalCluster, make_namespace: Callable[[], str]
+) -> None:
+    release_ns, present = make_namespace(), make_namespace()
+    missing = f"{present}-missing"
+
+    def install(*extra: str, targets: str) -> subprocess.CompletedProcess[str]:
+        return helm.run(
+            "install", "gitops-agent", str(CHART_DIR), "--namespace", release_ns, *extra,
+            "--set", f"repo.url={REPO_URL}", "--set", f"targetNamespaces={{{targets}}}",
+            "--kubeconfig", str(cluster.kubeconfig), check=False,
+        )  # fmt: skip
+
+    refused = install(targets=f"{present},{missing}")
+    assert refused.returncode != 0
+    assert f"namespace {missing} does not exist; create it first (kubectl create namespace {missing})" in (
+        refused.stderr
+    )
+    assert kube.get("v1", "ServiceAccount", "gitops-agent", release_ns) is None
+    assert not kube.list("v1", "Secret", namespace=release_ns).items, "not even a release record"
+    assert kube.get("rbac.authorization.k8s.io/v1", "Role", "gitops-agent-workloads", present) is None
+
+    # All present: the same install passes the check (a server-side dry run: it looks the
+    # namespaces up like a real install, and creates nothing).
+    assert install("--dry-run=server", targets=present).returncode == 0

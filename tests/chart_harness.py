@@ -17,8 +17,8 @@ from kubernetes import client
 from gitops_agent.kube.client import KubeClient, NotFoundError
 from gitops_agent.localcluster import LocalCluster, ensure_binaries
 
-CHART_DIR = Path(__file__).resolve().parents[2] / "charts" / "gitops-agent"
-EVERYTHING_VALUES = Path(__file__).with_name("values-everything.yaml")
+CHART_DIR = Path(__file__).resolve().parents[1] / "charts" / "gitops-agent"
+EVERYTHING_VALUES = Path(__file__).parent / "chart" / "values-everything.yaml"
 REPO_URL = "https://git.example.com/platform/agent-deployments.git"
 
 
@@ -126,6 +126,18 @@ def chart_install(kube: KubeClient) -> Iterator[ChartInstall]:
     yield install
     for api_version, kind, name in reversed(install.cluster_scoped):  # namespaced ones go with their ns
         install.kube.delete(api_version, kind, name)
+
+
+def service_account_token(kube_api: client.ApiClient, namespace: str, service_account: str) -> str:
+    """A short-lived token of the ServiceAccount, from the TokenRequest API (what a pod is given)."""
+    request = client.AuthenticationV1TokenRequest(
+        spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=900)
+    )
+    response = client.CoreV1Api(kube_api).create_namespaced_service_account_token(
+        service_account, namespace, request
+    )
+    token: str = response.status.token
+    return token
 
 
 def token_kubeconfig(cluster: LocalCluster, token: str, path: Path) -> Path:
