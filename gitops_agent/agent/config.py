@@ -11,6 +11,7 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gitops_agent.agent.notify.config import NotifyConfig
 from gitops_agent.core.errors import ConfigError
 
 
@@ -38,6 +39,8 @@ class AgentConfig:
     api_token: str | None = field(default=None, repr=False)
     instance: str = ""
     """This instance's id ("": the state namespace); see `SyncOptions.instance`."""
+    notify: NotifyConfig | None = None
+    """Chat notifications and commit statuses (`--notify-config`); None: off."""
 
     def __post_init__(self) -> None:
         if self.poll_interval < 1 or self.resync_interval < 1:

@@ -35,6 +35,7 @@ from gitops_agent.agent.outcomes import (
     RevisionDeployFailed,
     RevisionDeploying,
     RolledBack,
+    SyncFailed,
     UnitRemoved,
     UnitSynced,
 )
@@ -43,6 +44,7 @@ from gitops_agent.agent.sinks.board import BoardSink
 from gitops_agent.agent.sinks.events import EventsSink
 from gitops_agent.agent.sinks.logs import LogSink
 from gitops_agent.agent.sinks.metrics import MetricsSink
+from gitops_agent.agent.sinks.notifications import NotificationsSink
 from gitops_agent.agent.status import StatusBoard
 from gitops_agent.agent.triggers import Doorbell, Interval
 from gitops_agent.agent.watchcache import WatchCache
@@ -97,6 +99,10 @@ class Agent:
         events = EventsSink(self.events, repository_configmap=self.repository.name)
         for sink in (MetricsSink(self.metrics), BoardSink(self.board), events, LogSink()):
             self.outcomes.subscribe(sink)
+        self.notifications: NotificationsSink | None = None
+        if config.notify is not None and config.notify.enabled:
+            self.notifications = NotificationsSink(config.notify, config.repo)
+            self.outcomes.subscribe(self.notifications)
         self.tracker = RolloutTracker(
             self._read_live, on_health=self._record_health, on_settled=self._settled_rollout
         )
@@ -190,6 +196,9 @@ class Agent:
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
+        if self.notifications is not None:  # what is queued gets a last chance, then the threads end
+            self.notifications.drain(max(0.0, min(5.0, deadline - time.monotonic())))
+            self.notifications.stop()
 
     def _spawn(self, name: str, target: Callable[[], object]) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
@@ -312,6 +321,7 @@ class Agent:
                 self.run_sync(batch)
             except GitopsAgentError as err:
                 log.warning("sync failed, retrying with back-off: %s", err)
+                self.outcomes.emit(SyncFailed(str(err)))
                 self.queue.add_after(FULL, self.backoff.next_delay(FULL))
 
     def run_sync_all(self) -> SyncReport:

@@ -96,6 +96,14 @@ class RepositorySynced:
 
 
 @dataclass(frozen=True)
+class SyncFailed:
+    """A whole sync could not run (the apiserver is away, the state namespace unreadable); it is
+    retried with back-off."""
+
+    error: str
+
+
+@dataclass(frozen=True)
 class HealthChanged:
     health: UnitHealth
 
@@ -148,6 +156,7 @@ Outcome = (
     | DriftCorrected
     | Pruned
     | RepositorySynced
+    | SyncFailed
     | HealthChanged
     | RolledBack
     | RevisionDeployFailed

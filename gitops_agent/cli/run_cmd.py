@@ -24,6 +24,7 @@ from gitops_agent.agent.config import (
 from gitops_agent.agent.controller import Agent
 from gitops_agent.agent.http.routes import build_router
 from gitops_agent.agent.http.server import HttpServer
+from gitops_agent.agent.notify.config import load_notify_config
 from gitops_agent.cli.common import add_repo_flags, default_cache_dir
 from gitops_agent.core.errors import ConfigError
 from gitops_agent.core.logs import get_logger, setup_logging
@@ -96,6 +97,12 @@ def register(subparsers: Any) -> None:
         "the API is off without it (env GITOPS_AGENT_API_TOKEN_FILE)",
     )
     g.add_argument(
+        "--notify-config",
+        default=ENV("GITOPS_AGENT_NOTIFY_CONFIG"),
+        help="YAML file naming the chat webhooks and the forge that hear about revisions (README: "
+        "Notifications); off without it (env GITOPS_AGENT_NOTIFY_CONFIG)",
+    )
+    g.add_argument(
         "--leader-elect",
         action=argparse.BooleanOptionalAction,
         default=_env_bool("GITOPS_AGENT_LEADER_ELECT", True),
@@ -163,6 +170,7 @@ def config_from(args: argparse.Namespace) -> AgentConfig:
         workers=args.workers,
         force_conflicts=args.force_conflicts,
         api_token=read_secret_file(args.api_token_file, "API token"),
+        notify=load_notify_config(Path(args.notify_config)) if args.notify_config else None,
     )
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
 from chart_harness import CHART_DIR, EVERYTHING_VALUES, REPO_URL, Helm
 
+from gitops_agent.agent.notify.config import load_notify_config
 from gitops_agent.core.kinds import KINDS
 
 ALL_VERBS = {"get", "list", "watch", "create", "update", "patch", "delete"}
@@ -156,14 +158,14 @@ def test_everything_enabled_renders_every_optional_object(helm: Helm) -> None:
         "Ingress": 1,
         "ServiceMonitor": 1,
         "PrometheusRule": 1,
-        "ConfigMap": 1,
+        "ConfigMap": 2,
     }
     monitor = _one(objects, "ServiceMonitor")
     assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
     assert monitor["spec"]["endpoints"][0]["port"] == "http"
     assert monitor["metadata"]["labels"]["release"] == "prometheus"
     assert _one(objects, "PrometheusRule")["spec"]["groups"][0]["name"] == "gitops-agent"
-    dashboard = _one(objects, "ConfigMap")["data"]
+    [dashboard] = [c["data"] for c in _by_kind(objects, "ConfigMap") if "gitops-agent.json" in c["data"]]
     assert list(dashboard) == ["gitops-agent.json"]
     shipped = json.loads((CHART_DIR / "files" / "dashboard.json").read_text())
     assert json.loads(dashboard["gitops-agent.json"]) == shipped
@@ -186,6 +188,56 @@ def test_everything_enabled_renders_every_optional_object(helm: Helm) -> None:
         {"key": "ssh-privatekey", "path": "ssh-privatekey"},
         {"key": "known_hosts", "path": "known_hosts"},
     ]
+
+
+def test_notifications_config_names_only_files_the_pod_mounts(helm: Helm, tmp_path: Path) -> None:
+    """The agent reads the rendered config; every URL, key and token file it names is mounted from
+    the right Secret key, and no credential is in the ConfigMap."""
+    objects = helm.render(namespace="platform", values_files=[EVERYTHING_VALUES])
+    [config_map] = [
+        c for c in _by_kind(objects, "ConfigMap") if c["metadata"]["name"] == "gitops-agent-notify"
+    ]
+    config_file = tmp_path / "config.yaml"
+    config_file.write_text(config_map["data"]["config.yaml"])
+    config = load_notify_config(config_file)
+    assert [(s.name, s.type, s.min_severity.name, s.deployments) for s in config.sinks] == [
+        ("platform-slack", "slack", "WARNING", ("*",)),
+        ("audit", "generic", "INFO", ("billing-*",)),
+    ]
+    assert config.commit_status is not None and config.commit_status.provider == "gitlab"
+    assert config.status_page_url == "https://gitops.example.com/"
+    assert _env(objects)["GITOPS_AGENT_NOTIFY_CONFIG"] == "/etc/gitops-agent/notify-config/config.yaml"
+
+    spec = _one(objects, "Deployment")["spec"]["template"]["spec"]
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    files = {}  # path in the container → (Secret, key)
+    for mount in _container(objects)["volumeMounts"]:
+        volume = volumes[mount["name"]]
+        if "secret" in volume:
+            for item in volume["secret"]["items"]:
+                files[f"{mount['mountPath']}/{item['path']}"] = (volume["secret"]["secretName"], item["key"])
+        elif "configMap" in volume:
+            assert volume["configMap"]["name"] == "gitops-agent-notify"
+            assert mount["mountPath"] == "/etc/gitops-agent/notify-config"
+    wanted = [
+        *(s.url_file for s in config.sinks),
+        config.sinks[1].secret_file,
+        config.commit_status.token_file,
+    ]
+    assert {str(p): files[str(p)] for p in wanted} == {
+        "/etc/gitops-agent/notify/platform-slack/url": ("notify-slack", "url"),
+        "/etc/gitops-agent/notify/audit/url": ("notify-audit", "url"),
+        "/etc/gitops-agent/notify/audit/secret": ("notify-audit", "secret"),
+        "/etc/gitops-agent/notify/forge/token": ("notify-gitlab", "token"),
+    }
+
+
+def test_a_commit_status_provider_needs_its_token_secret(helm: Helm) -> None:
+    result = helm.run(
+        *helm.template_args(namespace="platform", values={"notifications.commitStatus.provider": "github"}),
+        check=False,
+    )
+    assert result.returncode != 0 and "notifications.commitStatus.existingSecret is required" in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -240,6 +292,14 @@ def test_an_instance_id_reaches_the_agent_only_when_set(helm: Helm) -> None:
         (["--set", "git.auth=password"], "/git/auth"),
         (["--set", "instance=Team_A"], "/instance"),
         (["--set", "replicaCont=2"], "additional properties 'replicaCont' not allowed"),
+        (
+            [
+                "--set",
+                "notifications.targets[0].name=x,notifications.targets[0].type=email,"
+                "notifications.targets[0].existingSecret=s",
+            ],
+            "/notifications/targets/0/type",
+        ),
     ],
 )
 def test_the_values_schema_rejects_bad_values(helm: Helm, args: list[str], message: str) -> None:

@@ -126,3 +126,15 @@ Deliberately no Roles/RoleBindings: an agent that can write RBAC can grant itsel
   resources: ["events"]
   verbs: ["create", "patch"]
 {{- end }}
+
+{{/*
+"true" when notifications or commit statuses are configured ("" otherwise); fails on a commit status
+provider without its token Secret.
+*/}}
+{{- define "gitops-agent.notifications" -}}
+{{- $cs := .Values.notifications.commitStatus -}}
+{{- if and $cs.provider (not $cs.existingSecret) -}}
+{{- fail "notifications.commitStatus.existingSecret is required with a provider (a Secret with key `token`)" -}}
+{{- end -}}
+{{- if or .Values.notifications.targets $cs.provider -}}true{{- end -}}
+{{- end }}
