@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
-# The gitops-agent image: the agent (`gitops-agent run`), kustomize, and git and ssh for fetching.
+# The gitops-agent image: the agent (`gitops-agent run`), kustomize, git and ssh for fetching, and
+# ssh-keygen and gpg for verifying signed commits.
 #
 #   docker build -t gitops-agent:0.1.0 .            # or: podman build …
 #
@@ -10,7 +11,7 @@
 #
 # Build arguments (the defaults build from public images and the public package index):
 #   BASE             the Python image both stages start from. Any Debian-like image with python3 and
-#                    its venv module works; git, openssh-client and ca-certificates are installed
+#                    its venv module works; git, openssh-client, ca-certificates and gnupg are installed
 #                    only when missing. (The tests use a Debian bookworm base made with mmdebstrap.)
 #   PIP_OPTIONS      extra pip options for the build stage, e.g. an offline build from a wheelhouse
 #                    in the context: --build-arg PIP_OPTIONS="--no-index --find-links /src/wheelhouse"
@@ -66,10 +67,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # Debian's versions are not pinned: bookworm's security updates replace them in place, and an old
 # pin would stop building. The base image is what pins the release.
 # hadolint ignore=DL3008
-RUN if ! command -v git >/dev/null || ! command -v ssh >/dev/null \
+RUN if ! command -v git >/dev/null || ! command -v ssh-keygen >/dev/null || ! command -v gpg >/dev/null \
         || [ ! -e /etc/ssl/certs/ca-certificates.crt ]; then \
       apt-get update \
-      && apt-get install -y --no-install-recommends git openssh-client ca-certificates \
+      && apt-get install -y --no-install-recommends git openssh-client ca-certificates gnupg \
       && rm -rf /var/lib/apt/lists/*; \
     fi \
     && groupadd --system --gid 10001 gitops-agent \

@@ -46,9 +46,15 @@ class Upstream:
     work: Path
 
     def commit(
-        self, files: dict[str, str | None], message: str, *, date: str = "2024-05-01T12:00:00+02:00"
+        self,
+        files: dict[str, str | None],
+        message: str,
+        *,
+        date: str = "2024-05-01T12:00:00+02:00",
+        sign_key: Path | None = None,
     ) -> str:
-        """Write (or delete, for None) files, commit them with a fixed date; returns the sha."""
+        """Write (or delete, for None) files, commit them with a fixed date (signed with the SSH key
+        `sign_key`, when given); returns the sha."""
         for name, content in files.items():
             path = self.work / name
             if content is None:
@@ -58,7 +64,9 @@ class Upstream:
             path.write_text(content)
             git("add", name, cwd=self.work)
         dates = {"GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date}
-        git("commit", "-q", "--allow-empty", "-m", message, cwd=self.work, env=dates)
+        signing = ("-c", "gpg.format=ssh", "-c", f"user.signingkey={sign_key}", "-c", "commit.gpgsign=true")
+        options = signing if sign_key else ()
+        git(*options, "commit", "-q", "--allow-empty", "-m", message, cwd=self.work, env=dates)
         return self.head()
 
     def head(self) -> str:
@@ -67,3 +75,17 @@ class Upstream:
     def push(self, *refs: str, force: bool = False) -> None:
         flags = ["--force"] if force else []
         git("push", "-q", *flags, "origin", *(refs or ("HEAD",)), cwd=self.work)
+
+
+def ssh_key(folder: Path, name: str) -> Path:
+    """A fresh ed25519 key pair (no passphrase): returns the private key's path (`.pub` beside it)."""
+    key = folder / name
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(key)], check=True)
+    return key
+
+
+def allowed_signers(folder: Path, *keys: Path) -> Path:
+    """git's allowed_signers format: `<principal> <key type> <key>` per line."""
+    path = folder / "allowed_signers"
+    path.write_text("".join(f"{k.name}@example.com {k.with_suffix('.pub').read_text()}" for k in keys))
+    return path

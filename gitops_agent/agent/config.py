@@ -13,6 +13,7 @@ from pathlib import Path
 
 from gitops_agent.agent.notify.config import NotifyConfig
 from gitops_agent.core.errors import ConfigError
+from gitops_agent.source import CommitVerifier
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,10 @@ class AgentConfig:
     """This instance's id ("": the state namespace); see `SyncOptions.instance`."""
     notify: NotifyConfig | None = None
     """Chat notifications and commit statuses (`--notify-config`); None: off."""
+    verifier: CommitVerifier | None = None
+    """`--verify-commits`: the trusted keys a commit must be signed with; None: not checked."""
+    signing_key: Path | None = None
+    """The SSH key that signs the control-plane API's commits; None: unsigned."""
 
     def __post_init__(self) -> None:
         if self.poll_interval < 1 or self.resync_interval < 1:

@@ -59,7 +59,7 @@ from gitops_agent.engine.health import Health, Live, UnitHealth
 from gitops_agent.kube.client import KubeClient
 from gitops_agent.reconcile.rollback import restore_held, roll_back
 from gitops_agent.reconcile.sync import SyncOptions, SyncReport, SyncState, UnitResult, sync
-from gitops_agent.source import GitAuth, Snapshot, Source, open_source
+from gitops_agent.source import CommitRefusedError, GitAuth, Snapshot, Source, open_source
 from gitops_agent.state.inventory import Inventory, RevisionState
 from gitops_agent.state.loadcache import load_snapshot
 from gitops_agent.state.repository import RepositoryStatus, RepositoryStatusStore
@@ -158,6 +158,7 @@ class Agent:
             cache_dir=cfg.cache_dir,
             auth=self.auth,
             use_git=cfg.use_git,
+            verifier=cfg.verifier,
         )
 
     def _snapshot_at(self, commit: str) -> Snapshot:
@@ -271,7 +272,8 @@ class Agent:
             snapshot = self.source.fetch()
             version = self.source.version(snapshot)
         except GitopsAgentError as err:
-            self.outcomes.emit(FetchFailed(self.source.describe(), str(err)))
+            refused = isinstance(err, CommitRefusedError)
+            self.outcomes.emit(FetchFailed(self.source.describe(), str(err), refused=refused))
             return False
         changed = version != self._version
         self.outcomes.emit(Fetched(snapshot, changed, time.monotonic() - started))

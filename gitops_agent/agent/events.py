@@ -49,6 +49,7 @@ class EventReason(enum.StrEnum):
     PRUNED = "Pruned"
     REPOSITORY_INVALID = "RepositoryInvalid"
     PRUNE_REFUSED = "PruneRefused"
+    COMMIT_REFUSED = "CommitRefused"
 
     @property
     def warning(self) -> bool:
@@ -58,6 +59,7 @@ class EventReason(enum.StrEnum):
             EventReason.REVISION_DEPLOY_FAILED,
             EventReason.REPOSITORY_INVALID,
             EventReason.PRUNE_REFUSED,
+            EventReason.COMMIT_REFUSED,
         )
 
 

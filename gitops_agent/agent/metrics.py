@@ -121,6 +121,11 @@ class Metrics:
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
             registry=r,
         )
+        self.commit_refused = Gauge(
+            "gitops_agent_source_commit_refused",
+            "1 while the newest commit is refused (not signed by a trusted key; --verify-commits).",
+            registry=r,
+        )
         self.fetch_failures = Counter(
             "gitops_agent_source_fetch_failures_total", "Failed repository fetches.", registry=r
         )

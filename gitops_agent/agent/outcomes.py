@@ -39,6 +39,8 @@ class FetchFailed:
 
     source: str
     error: str
+    refused: bool = False
+    """The newest commit was fetched but refused: not signed by a trusted key (`--verify-commits`)."""
 
 
 @dataclass(frozen=True)

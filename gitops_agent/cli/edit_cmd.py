@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from gitops_agent.cli.common import RenamedFlag, add_cluster_flags, kube_from
@@ -105,6 +106,13 @@ def _parser(subparsers: Any, name: str, help_text: str) -> argparse.ArgumentPars
     group.add_argument("--author", help="'Name <email>' (default: git config, else gitops-agent)")
     group.add_argument("--no-push", action="store_true", help="commit only (local clones)")
     group.add_argument("--attempts", type=int, default=3, help="push attempts when racing (default 3)")
+    group.add_argument(
+        "--sign",
+        metavar="SSH_KEY",
+        default=os.environ.get("GITOPS_AGENT_SIGNING_KEY"),
+        help="sign the commit with this SSH private key (gpg.format=ssh), for agents that run with "
+        "--verify-commits (env GITOPS_AGENT_SIGNING_KEY)",
+    )
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
     return parser
 
@@ -153,6 +161,7 @@ def target_from(args: argparse.Namespace) -> RepoTarget:
         auth=GitAuth.from_env(),
         attempts=args.attempts,
         on_event=_print_event,
+        sign_key=Path(args.sign) if args.sign else None,
     )
 
 

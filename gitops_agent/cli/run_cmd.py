@@ -29,7 +29,7 @@ from gitops_agent.cli.common import add_repo_flags, default_cache_dir
 from gitops_agent.core.errors import ConfigError
 from gitops_agent.core.logs import get_logger, setup_logging
 from gitops_agent.kube.client import connect
-from gitops_agent.source import GitAuth
+from gitops_agent.source import CommitVerifier, GitAuth
 
 ENV = os.environ.get
 """Env defaults stay strings: argparse converts a string default with the flag's `type`, so a bad
@@ -103,6 +103,30 @@ def register(subparsers: Any) -> None:
         "Notifications); off without it (env GITOPS_AGENT_NOTIFY_CONFIG)",
     )
     g.add_argument(
+        "--verify-commits",
+        action=argparse.BooleanOptionalAction,
+        default=_env_bool("GITOPS_AGENT_VERIFY_COMMITS", False),
+        help="sync only commits signed by a trusted key: --allowed-signers and/or --gpg-keyring "
+        "(env GITOPS_AGENT_VERIFY_COMMITS)",
+    )
+    g.add_argument(
+        "--allowed-signers",
+        default=ENV("GITOPS_AGENT_ALLOWED_SIGNERS"),
+        help="SSH allowed_signers file (git's gpg.ssh.allowedSignersFile format) "
+        "(env GITOPS_AGENT_ALLOWED_SIGNERS)",
+    )
+    g.add_argument(
+        "--gpg-keyring",
+        default=ENV("GITOPS_AGENT_GPG_KEYRING"),
+        help="OpenPGP public keys (armored or binary) (env GITOPS_AGENT_GPG_KEYRING)",
+    )
+    g.add_argument(
+        "--signing-key",
+        default=ENV("GITOPS_AGENT_SIGNING_KEY"),
+        help="SSH private key that signs the commits the control-plane API writes "
+        "(env GITOPS_AGENT_SIGNING_KEY)",
+    )
+    g.add_argument(
         "--leader-elect",
         action=argparse.BooleanOptionalAction,
         default=_env_bool("GITOPS_AGENT_LEADER_ELECT", True),
@@ -171,7 +195,20 @@ def config_from(args: argparse.Namespace) -> AgentConfig:
         force_conflicts=args.force_conflicts,
         api_token=read_secret_file(args.api_token_file, "API token"),
         notify=load_notify_config(Path(args.notify_config)) if args.notify_config else None,
+        verifier=_verifier(args),
+        signing_key=Path(args.signing_key) if args.signing_key else None,
     )
+
+
+def _verifier(args: argparse.Namespace) -> CommitVerifier | None:
+    """The trusted keys, when --verify-commits is on; keys without the flag are a mistake, not a default."""
+    signers = Path(args.allowed_signers) if args.allowed_signers else None
+    keyring = Path(args.gpg_keyring) if args.gpg_keyring else None
+    if not args.verify_commits:
+        if signers or keyring:
+            raise ConfigError("--allowed-signers/--gpg-keyring are set but --verify-commits is not")
+        return None
+    return CommitVerifier(allowed_signers=signers, gpg_keyring=keyring)
 
 
 def _run(args: argparse.Namespace) -> int:

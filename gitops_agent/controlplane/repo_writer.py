@@ -105,7 +105,7 @@ def _publish(ws: Workspace, plan: Planner, check: Checker) -> EditResult:
     for path, text in files:
         _write(ws.root / path, text)
     ws.git.run("add", "-A", "--", *(ws.rel(path) for path, _ in files))
-    ws.git.run("commit", "--quiet", "-m", change.message, env=identity.env())
+    ws.git.run(*_signing(ws), "commit", "--quiet", "-m", change.message, env=identity.env())
     changed = tuple(ws.rel(path) for path, _ in files)
     result = EditResult(
         ws.git.run("rev-parse", "HEAD"), ws.branch, change.message, change.deployment, changed
@@ -116,6 +116,19 @@ def _publish(ws: Workspace, plan: Planner, check: Checker) -> EditResult:
     return EditResult(
         ws.git.run("rev-parse", "HEAD"), ws.branch, change.message, change.deployment, changed, True, rebases
     )
+
+
+def _signing(ws: Workspace) -> tuple[str, ...]:
+    """git options that sign the commit (and what a rebase rewrites) with the target's SSH key."""
+    key = ws.target.sign_key
+    if key is None:
+        return ()
+    options = {
+        "gpg.format": "ssh",
+        "user.signingKey": str(key.expanduser().absolute()),
+        "commit.gpgSign": "true",
+    }
+    return tuple(arg for name, value in options.items() for arg in ("-c", f"{name}={value}"))
 
 
 def _differs(path: Path, text: str | None) -> bool:
@@ -173,7 +186,7 @@ def _rebase(ws: Workspace, identity: Identity) -> None:
     """Rebase the edit onto the fetched branch; a conflict aborts and raises PushConflictError."""
     upstream = f"{REMOTE}/{ws.branch}"
     ws.git.run("fetch", "--quiet", "--no-tags", REMOTE, f"+refs/heads/{ws.branch}:refs/remotes/{upstream}")
-    if ws.git.ok("rebase", "--quiet", upstream, env=identity.env()):
+    if ws.git.ok(*_signing(ws), "rebase", "--quiet", upstream, env=identity.env()):
         return
     conflicted = ws.git.run("diff", "--name-only", "--diff-filter=U").split()
     ws.git.ok("rebase", "--abort")

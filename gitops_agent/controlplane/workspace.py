@@ -70,6 +70,8 @@ class RepoTarget:
     auth: GitAuth | None = field(default=None, repr=False)
     attempts: int = 3
     timeout_seconds: float = 60
+    sign_key: Path | None = None
+    """An SSH private key to sign the commits with (`gpg.format=ssh`); None: unsigned."""
     on_event: Callable[[WriteEvent], None] | None = field(default=None, compare=False, repr=False)
 
 

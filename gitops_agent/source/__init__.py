@@ -23,11 +23,14 @@ from gitops_agent.source.dirsource import DirSource
 from gitops_agent.source.gitsource import GitSource
 from gitops_agent.source.snapshot import LOCAL_COMMIT, CommitInfo, CommitLog, Snapshot, Source
 from gitops_agent.source.urls import is_url
+from gitops_agent.source.verify import CommitRefusedError, CommitVerifier
 
 __all__ = [
     "LOCAL_COMMIT",
     "CommitInfo",
     "CommitLog",
+    "CommitRefusedError",
+    "CommitVerifier",
     "DirSource",
     "GitAuth",
     "GitSource",
@@ -47,13 +50,16 @@ def open_source(
     auth: GitAuth | None = None,
     use_git: bool = False,
     timeout_seconds: float = 60,
+    verifier: CommitVerifier | None = None,
 ) -> Source:
-    """A GitSource or DirSource for `repo` (see the module docstring for the rules)."""
+    """A GitSource or DirSource for `repo` (see the module docstring for the rules); with a
+    `verifier`, only a Git repository will do (a folder has no signatures)."""
     local = Path(repo).expanduser()
     if is_url(repo) and not local.exists():
         return GitSource(
-            repo, ref=ref, sub_path=sub_path, cache_dir=cache_dir, auth=auth, timeout_seconds=timeout_seconds
-        )
+            repo, ref=ref, sub_path=sub_path, cache_dir=cache_dir, auth=auth, timeout_seconds=timeout_seconds,
+            verifier=verifier,
+        )  # fmt: skip
     if not local.is_dir():
         raise ConfigError(f"repository {repo!r} is neither a Git URL nor an existing directory")
     bare = _is_bare_repo(local)
@@ -67,6 +73,11 @@ def open_source(
             cache_dir=cache_dir,
             auth=auth,
             timeout_seconds=timeout_seconds,
+            verifier=verifier,
+        )
+    if verifier is not None:
+        raise ConfigError(
+            f"{local} is a folder, not a Git repository: commits cannot be verified (use --git)"
         )
     return DirSource(local, sub_path=sub_path)
 

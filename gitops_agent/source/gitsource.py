@@ -34,6 +34,7 @@ from gitops_agent.core.errors import ConfigError, SourceError
 from gitops_agent.source.auth import GitAuth, git_environment, ssh_command_for
 from gitops_agent.source.snapshot import CommitInfo, Snapshot, normalize_sub_path, resolve_sub_path
 from gitops_agent.source.urls import RepoUrl, Transport, git_error_text, is_url, parse_repo_url
+from gitops_agent.source.verify import CommitVerifier
 from gitops_agent.source.worktrees import WorktreeStore
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ class GitSource:
         auth: GitAuth | None = None,
         timeout_seconds: float = 60,
         keep_worktrees: int = 3,
+        verifier: CommitVerifier | None = None,
     ) -> None:
         _check_git_version()
         if not is_url(url):
@@ -78,6 +80,7 @@ class GitSource:
             raise ConfigError(f"Git timeout must be positive, got {timeout_seconds}")
         self._timeout = float(timeout_seconds)
         self._last_fetched = ""
+        self._verifier = verifier
         if self._url.transport is Transport.SSH:
             ssh_command_for(self._auth, connect_timeout=self._timeout)  # fail at start-up, not later
         _warn_plain_http(self._url, self._auth)
@@ -127,6 +130,9 @@ class GitSource:
                 repo.git.update_environment(**env)
                 self._fetch_remote(repo, secrets, extra=self._extra_refspecs())
                 sha = self._resolve(repo, secrets)
+                if self._verifier is not None:  # before anything of the commit is checked out
+                    signer = self._verifier.verify(self._repo_dir, sha)
+                    log.debug("commit %s: %s", sha[:12], signer)
                 tree = self._worktrees.checkout(repo, sha, env)
                 snapshot = self._snapshot(repo, sha, tree)
                 _gc(repo)

@@ -179,9 +179,20 @@ def test_everything_enabled_renders_every_optional_object(helm: Helm) -> None:
     assert env["GITOPS_AGENT_KNOWN_HOSTS_FILE"] == "/etc/gitops-agent/git/known_hosts"
     assert env["GITOPS_AGENT_WEBHOOK_SECRET_FILE"] == "/etc/gitops-agent/webhook/secret"
     assert env["GITOPS_AGENT_API_TOKEN_FILE"] == "/etc/gitops-agent/api/token"
+    assert env["GITOPS_AGENT_VERIFY_COMMITS"] == "true"
+    assert env["GITOPS_AGENT_ALLOWED_SIGNERS"] == "/etc/gitops-agent/verify/ssh/allowed_signers"
+    assert env["GITOPS_AGENT_GPG_KEYRING"] == "/etc/gitops-agent/verify/gpg/keyring"
+    assert env["GITOPS_AGENT_SIGNING_KEY"] == "/etc/gitops-agent/signing/ssh-privatekey"
     assert "GITOPS_AGENT_GIT_TOKEN_FILE" not in env
     mounts = {m["mountPath"]: m for m in _container(objects)["volumeMounts"]}
-    for path in ("/etc/gitops-agent/git", "/etc/gitops-agent/webhook", "/etc/gitops-agent/api"):
+    for path in (
+        "/etc/gitops-agent/git",
+        "/etc/gitops-agent/webhook",
+        "/etc/gitops-agent/api",
+        "/etc/gitops-agent/verify/ssh",
+        "/etc/gitops-agent/verify/gpg",
+        "/etc/gitops-agent/signing",
+    ):
         assert mounts[path]["readOnly"] is True
     volumes = {v["name"]: v for v in _one(objects, "Deployment")["spec"]["template"]["spec"]["volumes"]}
     assert volumes["git-credentials"]["secret"]["items"] == [

@@ -23,7 +23,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gitops-agent"
 
 BASE_SUITE = "bookworm"
-BASE_PACKAGES = ("python3", "python3-venv", "git", "openssh-client", "ca-certificates", "passwd")
+BASE_PACKAGES = ("python3", "python3-venv", "git", "openssh-client", "ca-certificates", "gnupg", "passwd")
 """What the Dockerfile needs of a base: python3 with venv (ensurepip), and what the agent runs."""
 KUSTOMIZE_VERSION = "v5.8.2"  # hack/build-k8s.sh's KUSTOMIZE_VERSION
 CONTAINERS_CONF = """\

@@ -170,7 +170,13 @@ class ControlPlaneApi:
 
     def _write(self, name: str, plan: Planner, status: int, *, location: str = "") -> Response:
         cfg = self.agent.config
-        target = RepoTarget(location=cfg.repo, ref=cfg.ref, sub_path=cfg.sub_path, auth=self.agent.auth)
+        target = RepoTarget(
+            location=cfg.repo,
+            ref=cfg.ref,
+            sub_path=cfg.sub_path,
+            auth=self.agent.auth,
+            sign_key=cfg.signing_key,
+        )
         rendered = RenderedSpec(self.agent, name)
         with self._lock:
             result = publish(target, rendered.planner(plan), check=rendered.check)

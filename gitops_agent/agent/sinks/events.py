@@ -7,6 +7,7 @@ import threading
 from gitops_agent.agent.events import EventReason, EventRecorder
 from gitops_agent.agent.outcomes import (
     DriftCorrected,
+    FetchFailed,
     Outcome,
     Pruned,
     RepositorySynced,
@@ -58,6 +59,10 @@ class EventsSink:
                 self._post(unit, EventReason.REVISION_DEPLOY_FAILED, reason)
             case RepositorySynced(status=status):
                 self._repository(status)
+            case FetchFailed(error=error, refused=True):
+                self.recorder.record_repository(
+                    configmap=self.repository_configmap, reason=EventReason.COMMIT_REFUSED, message=error
+                )
 
     def _pruned(self, pruned: Pruned) -> None:
         deleted = [c for c in pruned.changes if c.action is Action.PRUNE]

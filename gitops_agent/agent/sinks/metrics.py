@@ -51,8 +51,10 @@ class MetricsSink:
                 m.fetch_duration.observe(seconds)
                 m.last_fetch.set(time.time())
                 m.set_source_commit(snapshot.commit)
-            case FetchFailed():
+                m.commit_refused.set(0)
+            case FetchFailed(refused=refused):
                 m.fetch_failures.inc()
+                m.commit_refused.set(1 if refused else 0)
             case HistoryLoaded(inventory=inventory) if inventory.latest is not None:
                 m.set_revision_state(inventory.unit, inventory.latest.result.value)
             case UnitRemoved(unit=unit):
