@@ -69,3 +69,38 @@ def test_a_verifier_needs_keys_that_exist(tmp_path: Path) -> None:
         CommitVerifier()
     with pytest.raises(ConfigError, match="cannot read the trusted keys file"):
         CommitVerifier(allowed_signers=tmp_path / "missing")
+
+
+def test_an_openpgp_keyring_verifies_gpg_signed_commits(upstream: Upstream, tmp_path: Path) -> None:
+    """A real gpg key (made here, no passphrase), its public key exported as the keyring."""
+    home = tmp_path / "gnupg"
+    home.mkdir(mode=0o700)
+    gpg = ["gpg", "--batch", "--homedir", str(home)]
+    new_key = [
+        "--passphrase",
+        "",
+        "--quick-gen-key",
+        "Release <release@example.com>",
+        "ed25519",
+        "sign",
+        "never",
+    ]
+    subprocess.run([*gpg, *new_key], check=True, capture_output=True)
+    keyring = tmp_path / "release.asc"
+    exported = subprocess.run(
+        [*gpg, "--armor", "--export", "release@example.com"], check=True, capture_output=True
+    )
+    keyring.write_bytes(exported.stdout)
+    verifier = CommitVerifier(gpg_keyring=keyring)
+    source = GitSource(str(upstream.bare), ref="main", cache_dir=tmp_path / "cache", verifier=verifier)
+
+    signing = {"GNUPGHOME": str(home)}
+    sign = ("-c", "user.signingkey=release@example.com")
+    git(*sign, "commit", "-q", "-S", "--allow-empty", "-m", "gpg-signed", cwd=upstream.work, env=signing)
+    upstream.push("main")
+    assert source.fetch().commit == upstream.head()
+
+    unsigned = upstream.commit({"a.txt": "2"}, "not signed")
+    upstream.push("main")
+    with pytest.raises(CommitRefusedError, match=rf"commit {unsigned[:12]} is not signed"):
+        source.fetch()
