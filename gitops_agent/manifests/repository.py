@@ -10,8 +10,10 @@ mark every unit involved.
 from __future__ import annotations
 
 import dataclasses
-from collections import defaultdict
-from collections.abc import Iterable, Iterator
+import hashlib
+import threading
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +35,7 @@ from gitops_agent.manifests.render import PLACEHOLDER_SEED, render_unit
 from gitops_agent.manifests.schemas import validate_document
 from gitops_agent.manifests.settings import SETTINGS_FILE, load_settings
 from gitops_agent.manifests.validate import Checker, check_deployment, route_conflicts
-from gitops_agent.manifests.yamlpos import Document, Mark, YamlError, format_path, load_file
+from gitops_agent.manifests.yamlpos import MAX_FILE_BYTES, Document, Mark, YamlError, format_path, load_file
 
 DEPLOYMENTS_DIR = "deployments"
 
@@ -48,6 +50,7 @@ class _Entry:
     deployment: AgentDeployment | None = None
     problems: list[Problem] = field(default_factory=list)
     contests: list[Contest] = field(default_factory=list)
+    cache_key: tuple[str, str, str] | None = None
 
     def at(self, path: tuple[str, ...], message: str) -> Problem:
         mark = self.doc.mark(path, prefer_key=False) if self.doc else Mark(1, 1)
@@ -83,7 +86,8 @@ def load_repository(root: Path) -> RepositoryLoad:
                 f"neither {DEPLOYMENTS_DIR}/ nor {MANIFESTS_DIR}/ exists: nothing to deploy",
             )
         )
-    entries = [_load_entry(path, root, settings) for path in deployment_files(root)]
+    settings_key = _settings_key(root, settings)
+    entries = [_cached_entry(path, root, settings, settings_key) for path in deployment_files(root)]
     repo_problems += _duplicate_names(entries)
     repo_problems += _conflicting_routes(entries)
     units = _deployment_units(entries)
@@ -94,7 +98,7 @@ def load_repository(root: Path) -> RepositoryLoad:
         units.append(plain_unit)
         warnings += plain_warnings
     if settings is not None:
-        units, collisions = _object_collisions(units, settings, entries, plain)
+        units, collisions = _object_collisions(units, settings, entries, plain, settings_key)
         repo_problems += collisions
     units = _merge_same_names(units)
     return RepositoryLoad(
@@ -113,6 +117,85 @@ def _env_warnings(entry: _Entry) -> Iterator[Problem]:
         what = credential_kind(name, value)
         if what:
             yield check.problem(("spec", "env", name), credential_message(name, what))
+
+
+class _EntryCache:
+    """Checked deployment files by (path, content, settings): a new commit of a big repository
+    re-reads every file but parses, validates and renders only those that changed (or all of them,
+    when the settings changed). Bounded, least recently used first out; shared by the threads of the
+    agent (syncs, the API), hence the lock. Entries are copied out: cross-file checks append to them."""
+
+    def __init__(self, limit: int = 8192) -> None:
+        self._entries: OrderedDict[tuple[str, str, str], _Entry] = OrderedDict()
+        self._claims: dict[tuple[str, str, str], list[tuple[str, str, str, str]]] = {}
+        self._limit = limit
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str, str]) -> _Entry | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            self._entries.move_to_end(key)
+        return dataclasses.replace(entry, problems=list(entry.problems), contests=list(entry.contests))
+
+    def put(self, key: tuple[str, str, str], entry: _Entry) -> None:
+        with self._lock:
+            self._entries[key] = dataclasses.replace(
+                entry, problems=list(entry.problems), contests=list(entry.contests)
+            )
+            while len(self._entries) > self._limit:
+                old, _ = self._entries.popitem(last=False)
+                self._claims.pop(old, None)
+
+    def claims(
+        self, key: tuple[str, str, str] | None, render: Callable[[], list[tuple[str, str, str, str]]]
+    ) -> list[tuple[str, str, str, str]]:
+        """The object identities a unit renders, remembered with its file's entry."""
+        if key is None:
+            return render()
+        with self._lock:
+            found = self._claims.get(key)
+        if found is None:
+            found = render()
+            with self._lock:
+                if key in self._entries:
+                    self._claims[key] = found
+        return found
+
+
+_CACHE = _EntryCache()
+
+
+def _settings_key(root: Path, settings: Settings | None) -> str:
+    if settings is None:
+        return "-"
+    return hashlib.sha256((root / SETTINGS_FILE).read_bytes()).hexdigest()
+
+
+def _entry_key(path: Path, root: Path, settings_key: str) -> tuple[str, str, str] | None:
+    """(file, content hash, settings hash), or None for what is never cached (links, huge files)."""
+    if path.is_symlink() or settings_key == "-":
+        return None
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    if len(data) > MAX_FILE_BYTES:
+        return None
+    return path.relative_to(root).as_posix(), hashlib.sha256(data).hexdigest(), settings_key
+
+
+def _cached_entry(path: Path, root: Path, settings: Settings | None, settings_key: str) -> _Entry:
+    key = _entry_key(path, root, settings_key)
+    cached = _CACHE.get(key) if key else None
+    if cached is not None:
+        return cached
+    entry = _load_entry(path, root, settings)
+    entry.cache_key = key
+    if key is not None:
+        _CACHE.put(key, entry)
+    return entry
 
 
 def _load_entry(path: Path, root: Path, settings: Settings | None) -> _Entry:
@@ -200,16 +283,18 @@ def _manifests_unit(root: Path, settings: Settings | None) -> tuple[Unit, list[P
 
 
 def _object_collisions(
-    units: list[Unit], settings: Settings, entries: list[_Entry], plain: list[PlainObject]
+    units: list[Unit], settings: Settings, entries: list[_Entry], plain: list[PlainObject], settings_key: str
 ) -> tuple[list[Unit], list[Problem]]:
     """Two units rendering the same object would fight over it forever: a contest for each of them
     (the one already live keeps it; see `Unit.lost_contests`)."""
     claims: dict[tuple[str, str, str, str], list[str]] = defaultdict(list)
+    where = {e.stem: e for e in entries}
     for unit in units:
         if unit.valid:
-            for obj in render_unit(unit, settings, secret_seed=PLACEHOLDER_SEED).objects:
-                claims[_identity(obj.key)].append(unit.name)
-    where = {e.stem: e for e in entries}
+            entry = where.get(unit.name)
+            key = entry.cache_key if entry is not None and unit.files == (entry.file,) else None
+            for identity in _CACHE.claims(key, lambda u=unit: _rendered_identities(u, settings)):  # type: ignore[misc]
+                claims[identity].append(unit.name)
     located = {object_identity(o.manifest): o for o in plain}
     extra: dict[str, list[Contest]] = defaultdict(list)
     for identity, names in claims.items():
@@ -226,6 +311,10 @@ def _object_collisions(
         for u in units
     ]
     return updated, [c.problem for found in extra.values() for c in found]
+
+
+def _rendered_identities(unit: Unit, settings: Settings) -> list[tuple[str, str, str, str]]:
+    return [_identity(obj.key) for obj in render_unit(unit, settings, secret_seed=PLACEHOLDER_SEED).objects]
 
 
 def _where(problem: Problem) -> str:
