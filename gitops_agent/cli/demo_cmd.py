@@ -162,7 +162,10 @@ def _wait_until_synced(agent: Agent, kube: KubeClient, timeout: float) -> bool:
             if healths and all(h.health is Health.HEALTHY for h in healths):
                 for health in healths:
                     agent.board.record_health(health)
-                return True
+                # The agent's rollout tracker may still report an earlier poll (Progressing) after
+                # this: done once the board, which the summary prints, says Healthy too.
+                if all(r["health"] == Health.HEALTHY.value for r in agent.board.deployments()):
+                    return True
         time.sleep(1)
     return False
 

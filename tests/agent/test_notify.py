@@ -21,6 +21,7 @@ from gitops_agent.agent.notify import delivery
 from gitops_agent.agent.notify.config import load_notify_config
 from gitops_agent.agent.notify.notice import commit_url
 from gitops_agent.agent.outcomes import (
+    DriftCorrected,
     Fetched,
     FetchFailed,
     RepositorySynced,
@@ -31,6 +32,8 @@ from gitops_agent.agent.outcomes import (
 )
 from gitops_agent.agent.sinks.notifications import NotificationsSink
 from gitops_agent.core.errors import ConfigError
+from gitops_agent.core.objects import ObjectKey
+from gitops_agent.engine.diff import Action, ObjectChange
 from gitops_agent.reconcile.sync import SyncState, UnitResult
 from gitops_agent.source import Snapshot
 from gitops_agent.state.inventory import RevisionRecord
@@ -310,3 +313,25 @@ def test_config_mistakes_name_the_file_and_field(tmp_path: Path, text: str, mess
 )
 def test_commit_links(repo: str, forge: str, expected: str) -> None:
     assert commit_url(repo, "abc", forge) == expected
+
+
+def test_the_same_drift_put_back_again_is_one_message(
+    tmp_path: Path, http_receiver: Callable[..., Receiver]
+) -> None:
+    slack = http_receiver()
+    sink = NotificationsSink(load_notify_config(_config(tmp_path, {"slack": slack})), "x")
+    key = ObjectKey("apps/v1", "Deployment", "agents", "support-bot")
+    change = ObjectChange("support-bot", key, Action.UPDATE)
+    for _ in range(10):  # another controller keeps scaling it: we keep putting it back
+        sink.handle(DriftCorrected("support-bot", (change,)))
+    other = ObjectChange("support-bot", ObjectKey("v1", "Service", "agents", "support-bot"), Action.UPDATE)
+    sink.handle(DriftCorrected("support-bot", (other,)))
+    assert sink.drain()
+    texts = [r.json()["text"] for r in slack.wait_for(2)]
+    time.sleep(0.2)
+    assert len(slack.received) == 2
+    assert texts == [
+        "support-bot DriftCorrected: put back: Deployment/agents/support-bot",
+        "support-bot DriftCorrected: put back: Service/agents/support-bot",
+    ]
+    sink.stop()

@@ -8,6 +8,7 @@ the source failing to fetch, the whole sync failing. Each names the deployment, 
 What is not said (the complaints people have about chat notifiers):
 - repeats: one message per state change of a revision — a unit failing the same way on every retry
   is one message (the key is deployment, event and commit), again only after it synced meanwhile;
+  the same drift put back again and again is one message per `DRIFT_WINDOW_SECONDS`;
 - floods: when a whole sync fails, or `COLLAPSE_AT` or more deployments fail in one sync run, that is
   one agent-wide message, and per-deployment failures stay quiet until a sync run ends clean; a
   source that cannot be fetched is one message until a fetch succeeds;
@@ -17,7 +18,9 @@ What is not said (the complaints people have about chat notifiers):
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 
 from gitops_agent.agent.notify.config import NotifyConfig, SinkConfig
@@ -56,9 +59,14 @@ log = get_logger("notify")
 COLLAPSE_AT = 3
 """Deployments failing in one sync run from which the run is reported once, agent-wide."""
 CONTEXT_PREFIX = "gitops-agent/"
+DRIFT_WINDOW_SECONDS = 600
+"""The same objects of a deployment put back again within this window are not said again."""
+
+REMEMBERED = 20_000
+"""State changes and revision commits remembered (oldest forgotten first): bounded for agents that run
+for months; far more than the revisions a burst of outcomes can refer to."""
 
 MakeTarget = Callable[[str], Target]
-_RolloutOutcome = RevisionDeploying | RevisionDeployed | RevisionDeployFailed | RolledBack
 
 
 class NotificationsSink:
@@ -72,12 +80,13 @@ class NotificationsSink:
         self.targets = {s.name: make_target(s.name) for s in config.sinks}
         self.status_target = make_target("commit-status") if config.commit_status else None
         self._lock = threading.Lock()
-        self._said: set[tuple[str, Event, str]] = set()
+        self._said: OrderedDict[tuple[str, Event, str], None] = OrderedDict()
         self._run_failures: list[Notice] = []
         self._run_failed = 0  # units that failed in this sync run, said or not
         self._outage = ""  # the agent-wide failure already reported ("" when none)
         self._source_failing = False
-        self._commits: dict[tuple[str, int], tuple[str, str]] = {}  # (unit, revision) → (commit, author)
+        self._commits: OrderedDict[tuple[str, int], tuple[str, str]] = OrderedDict()
+        """(unit, revision) → (commit, author)."""
 
     def stop(self) -> None:
         for target in self._all_targets():
@@ -100,10 +109,13 @@ class NotificationsSink:
                     self._rollout(outcome)
                 case DriftCorrected(unit=unit, changes=changes):
                     what = ", ".join(str(c.key) for c in changes)
-                    self._send(self._notice(Event.DRIFT_CORRECTED, unit, f"put back: {what}"))
+                    # Someone (or some controller) fighting Git: one message per window, not per round.
+                    window = int(time.monotonic() // DRIFT_WINDOW_SECONDS)
+                    if self._first(unit, Event.DRIFT_CORRECTED, f"{what}@{window}"):
+                        self._send(self._notice(Event.DRIFT_CORRECTED, unit, f"put back: {what}"))
                 case HistoryLoaded(inventory=inventory):
                     for record in inventory.history:
-                        self._commits[(inventory.unit, record.revision)] = (record.commit, record.author)
+                        self._remember_commit(inventory.unit, record.revision, record.commit, record.author)
                 case RepositorySynced(status=status):
                     self._end_of_run(status.commit, status.problems, status.prune_refused)
                 case SyncFailed(error=error):
@@ -118,9 +130,13 @@ class NotificationsSink:
                     pass
 
     def _unit_synced(self, result: UnitResult, snapshot: Snapshot) -> None:
-        if result.revision is not None and result.commit:
+        if (
+            result.revision is not None
+            and result.commit
+            and (result.unit, result.revision) not in self._commits
+        ):
             author = snapshot.author if result.commit == snapshot.commit else ""
-            self._commits.setdefault((result.unit, result.revision), (result.commit, author))
+            self._remember_commit(result.unit, result.revision, result.commit, author)
         if result.state is SyncState.FAILED:
             self._run_failed += 1
             commit = result.commit or snapshot.commit
@@ -137,7 +153,8 @@ class NotificationsSink:
             case RevisionDeploying(result=result):
                 self._revision(Event.DEPLOYING, result.unit, result.revision, "", CommitState.PENDING)
             case RevisionDeployed(unit=unit, revision=revision, commit=commit):
-                self._commits.setdefault((unit, revision), (commit, ""))
+                if (unit, revision) not in self._commits:
+                    self._remember_commit(unit, revision, commit, "")
                 self._revision(Event.DEPLOYED, unit, revision, "healthy", CommitState.SUCCESS)
             case RevisionDeployFailed(unit=unit, revision=revision, reason=reason):
                 self._revision(Event.DEPLOY_FAILED, unit, revision, reason, CommitState.FAILURE)
@@ -194,11 +211,20 @@ class NotificationsSink:
         entry = (unit, event, key)
         if entry in self._said:
             return False
-        self._said.add(entry)
+        self._said[entry] = None
+        if len(self._said) > REMEMBERED:
+            self._said.popitem(last=False)
         return True
 
     def _forget(self, unit: str, event: Event) -> None:
-        self._said = {s for s in self._said if not (s[0] == unit and s[1] is event)}
+        for entry in [s for s in self._said if s[0] == unit and s[1] is event]:
+            del self._said[entry]
+
+    def _remember_commit(self, unit: str, revision: int, commit: str, author: str) -> None:
+        self._commits[(unit, revision)] = (commit, author)
+        self._commits.move_to_end((unit, revision))
+        if len(self._commits) > REMEMBERED:
+            self._commits.popitem(last=False)
 
     def _notice(
         self, event: Event, unit: str | None, reason: str, *, revision: int | None = None,
@@ -252,8 +278,3 @@ def _request(sink: SinkConfig, notice: Notice) -> Request:
         return teams(url, notice)
     secret = _read(sink.secret_file).encode() if sink.secret_file else None
     return generic(url, secret, notice)
-
-
-def delivered(sink: NotificationsSink) -> Mapping[str, int]:
-    """Messages sent per target (for metrics and tests)."""
-    return {t.name: t.stats.sent for t in sink._all_targets()}
