@@ -81,6 +81,8 @@ class GitSource:
         self._timeout = float(timeout_seconds)
         self._last_fetched = ""
         self._verifier = verifier
+        self._verified = ""
+        """The last commit that verified (an unchanged poll does not verify it again)."""
         if self._url.transport is Transport.SSH:
             ssh_command_for(self._auth, connect_timeout=self._timeout)  # fail at start-up, not later
         _warn_plain_http(self._url, self._auth)
@@ -130,9 +132,10 @@ class GitSource:
                 repo.git.update_environment(**env)
                 self._fetch_remote(repo, secrets, extra=self._extra_refspecs())
                 sha = self._resolve(repo, secrets)
-                if self._verifier is not None:  # before anything of the commit is checked out
+                if self._verifier is not None and sha != self._verified:  # before it is checked out
                     signer = self._verifier.verify(self._repo_dir, sha)
                     log.debug("commit %s: %s", sha[:12], signer)
+                    self._verified = sha
                 tree = self._worktrees.checkout(repo, sha, env)
                 snapshot = self._snapshot(repo, sha, tree)
                 _gc(repo)

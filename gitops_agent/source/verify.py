@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gitops_agent.core.errors import ConfigError, SourceError
+from gitops_agent.source.auth import config_env
 
 
 class CommitRefusedError(SourceError):
@@ -46,9 +47,9 @@ class CommitVerifier:
     def verify(self, git_dir: Path, commit: str) -> str:
         """Who signed `commit` (git's verdict line); raises CommitRefusedError when no trusted key did."""
         with tempfile.TemporaryDirectory(prefix="gitops-agent-verify-") as home:
-            config = {"gpg.ssh.allowedSignersFile": str(self.allowed_signers or os.devnull)}
+            config = [("gpg.ssh.allowedSignersFile", str(self.allowed_signers or os.devnull))]
             base = {k: v for k, v in os.environ.items() if not k.startswith("GIT_CONFIG")}
-            run_env = {**base, **_config_env(config), "GNUPGHOME": home, "LC_ALL": "C"}
+            run_env = {**base, **config_env(config), "GNUPGHOME": home, "LC_ALL": "C"}
             if self.gpg_keyring is not None:
                 imported = subprocess.run(
                     ["gpg", "--batch", "--quiet", "--homedir", home, "--import", str(self.gpg_keyring)],
@@ -63,21 +64,12 @@ class CommitVerifier:
             header = signed.stdout.split("\n\n", 1)[0].splitlines()
             if not any(line.startswith("gpgsig") for line in header):
                 raise CommitRefusedError(f"commit {short} is not signed; only signed commits are synced")
-            result = _git(git_dir, run_env, "verify-commit", "--verbose", commit)
+            result = _git(git_dir, run_env, "verify-commit", commit)
             said = [line.strip() for line in result.stderr.splitlines() if line.strip()]
             if result.returncode != 0:
                 why = said[-1] if said else "signature does not verify"
                 raise CommitRefusedError(f"commit {short} is not signed by a trusted key: {why}")
             return next((line for line in said if line.startswith("Good")), said[-1] if said else "verified")
-
-
-def _config_env(config: dict[str, str]) -> dict[str, str]:
-    """git configuration through the environment (GIT_CONFIG_COUNT, git >= 2.31), not the repository."""
-    env = {"GIT_CONFIG_COUNT": str(len(config))}
-    for index, (key, value) in enumerate(config.items()):
-        env[f"GIT_CONFIG_KEY_{index}"] = key
-        env[f"GIT_CONFIG_VALUE_{index}"] = value
-    return env
 
 
 def _git(git_dir: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

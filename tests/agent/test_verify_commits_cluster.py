@@ -51,9 +51,13 @@ def test_only_verified_commits_sync(  # type: ignore[no-untyped-def]
     assert _status(running)["source"]["commit"] == signed  # still what runs
     metrics = running.agent.metrics.registry
     assert metrics.get_sample_value("gitops_agent_source_commit_refused") == 1
-    events = repo.kube.list("v1", "Event", namespace=repo.namespace).items
-    refused = [e for e in events if e.get("reason") == "CommitRefused"]
-    assert refused and unsigned[:12] in refused[0]["message"] and refused[0]["type"] == "Warning"
+
+    def refused() -> list[dict[str, Any]]:  # posted by the Events sink, after the board shows the error
+        events = repo.kube.list("v1", "Event", namespace=repo.namespace).items
+        return [e for e in events if e.get("reason") == "CommitRefused"]
+
+    [event] = wait_for(refused, timeout=30)
+    assert unsigned[:12] in event["message"] and event["type"] == "Warning"
     assert _image(repo).endswith("support-bot:1.4.2")  # live state unchanged
 
     argv = ["set-image", "support-bot", "ghcr.io/example/support-bot:1.5.0",
