@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from gitops_agent.core.errors import ClusterError
 from gitops_agent.engine.health import ClusterReader, Health, ObjectHealth, UnitHealth
 
 WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet"})
@@ -25,7 +26,11 @@ def explain_unit(kube: ClusterReader, unit: UnitHealth) -> list[str]:
         if obj.health is Health.HEALTHY:
             continue
         lines.append(f"{obj.key}: {obj.health.value}: {obj.message}")
-        lines.extend(f"  {reason}" for reason in _pod_reasons(kube, obj))
+        try:
+            reasons = _pod_reasons(kube, obj)
+        except ClusterError as err:  # the verdict above stands; the reasons behind it could not be read
+            reasons = [f"pods not read: {err}"]
+        lines.extend(f"  {reason}" for reason in reasons)
     return lines
 
 

@@ -67,3 +67,27 @@ def test_a_pod_being_deleted_is_not_a_problem() -> None:
     pod = _pod("Pending")
     pod["metadata"]["deletionTimestamp"] = "2026-11-29T00:00:00Z"
     assert list(pod_problems(pod)) == []
+
+
+def test_pods_that_cannot_be_read_leave_the_verdict_standing() -> None:
+    """A fake reader (pure logic): the apiserver answers the workload but not the pod list."""
+    from gitops_agent.core.errors import ClusterError
+    from gitops_agent.core.objects import ObjectKey
+    from gitops_agent.engine.diagnose import explain_unit
+    from gitops_agent.engine.health import Health, ObjectHealth, UnitHealth
+
+    class Reader:
+        def get(self, api_version: str, kind: str, name: str, namespace: str = "") -> dict[str, Any]:
+            return {"spec": {"selector": {"matchLabels": {"app": name}}}}
+
+        def list(self, api_version: str, kind: str, *, namespace: str = "", label_selector: str = "") -> Any:
+            raise ClusterError("list pods: forbidden", retryable=False)
+
+    key = ObjectKey("apps/v1", "Deployment", "agents", "bot")
+    unit = UnitHealth(
+        "bot", Health.PROGRESSING, (ObjectHealth(key, Health.PROGRESSING, "0/1 replicas ready"),)
+    )
+    assert explain_unit(Reader(), unit) == [
+        "Deployment/agents/bot: Progressing: 0/1 replicas ready",
+        "  pods not read: list pods: forbidden",
+    ]
