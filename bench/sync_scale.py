@@ -455,7 +455,8 @@ def anomalies(phases: Sequence[Phase], *, changed: str, expected_change_writes: 
     if change.requests.writes != expected_change_writes or set(change.notes["changed"]) != {changed}:
         found.append(
             f"gitops-agent one change: {change.requests.writes} writes, expected {expected_change_writes} "
-            f"({changed}'s objects + its inventory); changed units {sorted(change.notes['changed'])}; "
+            f"({changed}'s changed objects + its inventory); "
+            f"changed units {sorted(change.notes['changed'])}; "
             f"{change.requests.detail}"
         )
     return found
@@ -470,6 +471,8 @@ class Setup:
     rendered: dict[str, list[dict[str, Any]]]
     before: Path
     after: Path
+    changed_objects: int
+    """Objects of the changed deployment whose rendered manifest differs after the change."""
 
     @property
     def objects(self) -> int:
@@ -485,8 +488,10 @@ def prepare(work: Path, deployments: int) -> Setup:
     changed_repo = work / "changed-repo"
     shutil.copytree(repo, changed_repo)
     change_image(changed_repo, changed)
-    write_bundle(work / "after.yaml", render_repo(changed_repo))
-    return Setup(repo, changed, rendered, work / "before.yaml", work / "after.yaml")
+    after = render_repo(changed_repo)
+    write_bundle(work / "after.yaml", after)
+    differing = sum(1 for old, new in zip(rendered[changed], after[changed], strict=True) if old != new)
+    return Setup(repo, changed, rendered, work / "before.yaml", work / "after.yaml", differing)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -506,7 +511,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             work, before=setup.before, after=setup.after, rendered=setup.rendered
         )
     phases = [idle_ours, idle_theirs, *(p for pair in zip(ours, theirs, strict=True) for p in pair)]
-    expected = len(setup.rendered[setup.changed]) + 1
+    expected = setup.changed_objects + 1  # only objects whose spec changed are written, plus the inventory
     found = anomalies(phases, changed=setup.changed, expected_change_writes=expected)
     summary = {
         "deployments": args.deployments,
