@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
+from urllib.parse import urlsplit
+
+from gitops_agent.source.urls import is_url
 
 
 class Severity(IntEnum):
@@ -90,17 +92,18 @@ class Notice:
         return f"{line}: {self.reason}" if self.reason else line
 
 
-_SCP_LIKE = re.compile(r"^(?:[\w.-]+@)?(?P<host>[\w.-]+):(?P<path>[^/].*)$")
-_URL = re.compile(r"^(?:https?|ssh|git)://(?:[^@/]+@)?(?P<host>[\w.-]+)(?::\d+)?/(?P<path>.+)$")
-
-
 def forge_location(repo_url: str) -> tuple[str, str] | None:
     """(host, "owner/name") of a repository URL (https://, ssh://, git@host:path), else None."""
-    found = _URL.match(repo_url) or _SCP_LIKE.match(repo_url)
-    if not found:
+    if not is_url(repo_url):  # source.urls knows git's URL forms: a local path is no forge
         return None
-    path = found.group("path").strip("/").removesuffix(".git")
-    return (found.group("host"), path) if "/" in path else None
+    if "://" in repo_url:
+        parts = urlsplit(repo_url)
+        host, path = parts.hostname or "", parts.path
+    else:  # scp-like `[user@]host:path`
+        user_host, _, path = repo_url.partition(":")
+        host = user_host.rpartition("@")[2]
+    path = path.strip("/").removesuffix(".git")
+    return (host, path) if host and "/" in path else None
 
 
 def guess_forge(host: str) -> str:
