@@ -13,12 +13,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from browser import browser
 from kubernetes import client, config
 from sync_repo import DeploymentsRepo, make_deployments_repo
 
 from gitops_agent.kube.client import KubeClient, connect
 from gitops_agent.localcluster import LocalCluster, Mode, ensure_binaries
 from gitops_agent.localcluster.binaries import default_bin_dir
+
+__all__ = ["browser"]  # the headless Chromium fixture, for every page test
 
 _FULL_MODE_NEEDED = False
 

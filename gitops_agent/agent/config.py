@@ -17,6 +17,27 @@ from gitops_agent.source import CommitVerifier
 
 
 @dataclass(frozen=True)
+class UiConfig:
+    """The web UI (`--ui-*`): who may sign in, for how long, and what anonymous viewers see."""
+
+    token: str | None = field(default=None, repr=False)
+    """A token for browsers only (`--ui-token-file`); None: the API token signs browsers in."""
+    public_read: bool = False
+    """The read-only pages without sign-in. Without any token the UI cannot write, and reads are open."""
+    session_minutes: int = 480
+    secure_cookie: bool = False
+    """Mark the session cookie Secure: set it when the UI is served over TLS (at the ingress)."""
+    propose: bool = False
+    """Writes go to a new branch each (`gitops-agent/ui/…`) to open a pull request from."""
+
+    def __post_init__(self) -> None:
+        if self.token is not None and len(self.token) < 16:
+            raise ConfigError("the UI token must be at least 16 characters (e.g. `openssl rand -hex 32`)")
+        if not 1 <= self.session_minutes <= 7 * 24 * 60:
+            raise ConfigError("--ui-session-minutes must be between 1 and 10080 (a week)")
+
+
+@dataclass(frozen=True)
 class AgentConfig:
     """Everything `gitops-agent run` needs besides the cluster client."""
 
@@ -46,6 +67,7 @@ class AgentConfig:
     """`--verify-commits`: the trusted keys a commit must be signed with; None: not checked."""
     signing_key: Path | None = None
     """The SSH key that signs the control-plane API's commits; None: unsigned."""
+    ui: UiConfig = field(default_factory=UiConfig)
 
     def __post_init__(self) -> None:
         if self.poll_interval < 1 or self.resync_interval < 1:
@@ -58,6 +80,11 @@ class AgentConfig:
             raise ConfigError("--lease-duration must be at least 3 seconds")
         if self.api_token is not None and len(self.api_token) < 16:
             raise ConfigError("the API token must be at least 16 characters (e.g. `openssl rand -hex 32`)")
+
+    @property
+    def ui_token(self) -> str | None:
+        """What signs a browser in: `--ui-token-file`, else the API token; None: the UI is read-only."""
+        return self.ui.token or self.api_token
 
 
 def parse_listen(value: str) -> tuple[str, int]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import secrets
 import shutil
 import socket
 import subprocess
@@ -18,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gitops_agent.agent.config import AgentConfig
+from gitops_agent.agent.config import AgentConfig, UiConfig
 from gitops_agent.agent.controller import Agent
 from gitops_agent.agent.http.routes import build_router
 from gitops_agent.agent.http.server import HttpServer
@@ -141,6 +142,8 @@ def _start_agent(args: argparse.Namespace, kube: KubeClient, bare: Path) -> tupl
         resync_interval=300.0,
         leader_elect=False,
         identity="demo",
+        # The web UI: pages open to all (a local demo), changes after a sign-in with this token.
+        ui=UiConfig(token=secrets.token_hex(16), public_read=True),
     )
     agent = Agent(config, kube)
     server = HttpServer(build_router(agent), config.listen_host, config.listen_port)
@@ -196,6 +199,7 @@ def _print_summary(agent: Agent, cluster: LocalCluster, port: int, work: Path) -
         )
     print(f"""
 status page   http://127.0.0.1:{port}/
+web UI        http://127.0.0.1:{port}/sign-in  token {agent.config.ui_token}
 status API    http://127.0.0.1:{port}/api/v1/deployments
 metrics       http://127.0.0.1:{port}/metrics
 kubectl       export KUBECONFIG={cluster.kubeconfig}
@@ -203,5 +207,6 @@ kubectl       export KUBECONFIG={cluster.kubeconfig}
 
 Roll out a new revision: a commit to the clone, pushed (the agent polls every 5 s):
   {cli} set-image research-assistant {next_image_ref} --repo {work}
+(or sign in to the web UI and press New revision on research-assistant's page);
 then watch its revision go to {next_revision} on the status page or with
   {cli} history research-assistant --kubeconfig {cluster.kubeconfig} --state-namespace gitops-agent""")

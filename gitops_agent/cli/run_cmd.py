@@ -16,6 +16,7 @@ from typing import Any
 
 from gitops_agent.agent.config import (
     AgentConfig,
+    UiConfig,
     default_identity,
     default_state_namespace,
     parse_listen,
@@ -95,6 +96,39 @@ def register(subparsers: Any) -> None:
         default=ENV("GITOPS_AGENT_API_TOKEN_FILE"),
         help="file holding the bearer token of the control-plane API (POST/DELETE /api/v1/deployments…); "
         "the API is off without it (env GITOPS_AGENT_API_TOKEN_FILE)",
+    )
+    g.add_argument(
+        "--ui-token-file",
+        default=ENV("GITOPS_AGENT_UI_TOKEN_FILE"),
+        help="file holding the token people sign in to the web UI with (default: the API token); "
+        "without either the UI is read-only (env GITOPS_AGENT_UI_TOKEN_FILE)",
+    )
+    g.add_argument(
+        "--ui-public-read",
+        action=argparse.BooleanOptionalAction,
+        default=_env_bool("GITOPS_AGENT_UI_PUBLIC_READ", False),
+        help="show the read-only pages without sign-in when a UI token is set "
+        "(env GITOPS_AGENT_UI_PUBLIC_READ; default off)",
+    )
+    g.add_argument(
+        "--ui-session-minutes",
+        type=int,
+        default=ENV("GITOPS_AGENT_UI_SESSION_MINUTES", "480"),
+        help="how long a UI sign-in lasts (env GITOPS_AGENT_UI_SESSION_MINUTES)",
+    )
+    g.add_argument(
+        "--ui-secure-cookie",
+        action=argparse.BooleanOptionalAction,
+        default=_env_bool("GITOPS_AGENT_UI_SECURE_COOKIE", False),
+        help="mark the session cookie Secure: set it when the UI is served over TLS "
+        "(env GITOPS_AGENT_UI_SECURE_COOKIE)",
+    )
+    g.add_argument(
+        "--ui-propose",
+        action=argparse.BooleanOptionalAction,
+        default=_env_bool("GITOPS_AGENT_UI_PROPOSE", False),
+        help="UI changes go to a new branch each, to open a pull request from, instead of the "
+        "followed branch (env GITOPS_AGENT_UI_PROPOSE)",
     )
     g.add_argument(
         "--notify-config",
@@ -197,6 +231,13 @@ def config_from(args: argparse.Namespace) -> AgentConfig:
         notify=load_notify_config(Path(args.notify_config)) if args.notify_config else None,
         verifier=_verifier(args),
         signing_key=Path(args.signing_key) if args.signing_key else None,
+        ui=UiConfig(
+            token=read_secret_file(args.ui_token_file, "UI token"),
+            public_read=args.ui_public_read,
+            session_minutes=args.ui_session_minutes,
+            secure_cookie=args.ui_secure_cookie,
+            propose=args.ui_propose,
+        ),
     )
 
 

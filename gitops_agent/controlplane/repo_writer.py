@@ -20,7 +20,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +92,28 @@ def publish(target: RepoTarget, plan: Planner, *, check: Checker) -> EditResult:
         except BaseException:
             _reset(ws)
             raise
+
+
+def preview(target: RepoTarget, plan: Planner, *, check: Checker) -> tuple[Change, dict[str, str | None]]:
+    """What `plan` would change on the branch's tip, checked like a write, without committing.
+
+    Returns the change (only the files it really changes) and those files' current texts (None:
+    the file is new), for a diff to look at before `publish`.
+    """
+    with open_workspace(replace(target, push=False)) as ws:
+        try:
+            change = plan(ws.root)
+            files = tuple((path, text) for path, text in change.files if _differs(ws.root / path, text))
+            if files:
+                _check_in_copy(ws.root, files, check)
+            before = {path: _read(ws.root / path) for path, _ in files}
+            return replace(change, files=files), before
+        finally:
+            _reset(ws)
+
+
+def _read(path: Path) -> str | None:
+    return path.read_text(encoding="utf-8") if path.is_file() else None
 
 
 def _publish(ws: Workspace, plan: Planner, check: Checker) -> EditResult:
@@ -217,5 +239,6 @@ __all__ = [
     "EventKind",
     "RepoTarget",
     "WriteEvent",
+    "preview",
     "publish",
 ]

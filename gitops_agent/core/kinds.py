@@ -87,6 +87,8 @@ class Kind:
     """What the chart grants the agent in each target namespace (empty: nothing, bring your own RBAC)."""
     pod_spec: tuple[str, ...] = ()
     """Where a workload keeps its pod spec (the `manifests/` policy checks it); empty: not a workload."""
+    subresources: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """Subresources the chart grants too, with their verbs (the UI reads `pods/log`)."""
 
     @property
     def group(self) -> str:
@@ -137,9 +139,9 @@ KINDS: tuple[Kind, ...] = (
          verbs=WRITE),
     # Read only: Service health counts EndpointSlices; the workload view reads Pods.
     Kind("discovery.k8s.io/v1", "EndpointSlice", "endpointslices", verbs=READ),
-    Kind("v1", "Pod", "pods", verbs=READ, pod_spec=("spec",)),
-    # Emitted: what the agent did, on the objects it did it to.
-    Kind("v1", "Event", "events", verbs=EMIT),
+    Kind("v1", "Pod", "pods", verbs=READ, pod_spec=("spec",), subresources=(("log", ("get",)),)),
+    # Emitted: what the agent did, on the objects it did it to (listed too: the UI's workload view).
+    Kind("v1", "Event", "events", verbs=(*EMIT, "list")),
     Kind("events.k8s.io/v1", "Event", "events", verbs=EMIT),
 )  # fmt: skip
 
@@ -149,6 +151,14 @@ _BY_GROUP_KIND = {(k.group, k.kind): k for k in KINDS}
 def kind_of(key: ObjectKey) -> Kind:
     """The table's record for `key`'s kind (any version of its group), or the default for unknown kinds."""
     return _BY_GROUP_KIND.get((key.group, key.kind)) or Kind(key.api_version, key.kind, "", Stage.WORKLOAD)
+
+
+def target_rules() -> dict[tuple[str, str], tuple[str, ...]]:
+    """(apiGroup, resource or resource/subresource) → the verbs the chart grants in a target namespace."""
+    rules = {(k.group, k.resource): k.verbs for k in KINDS if k.verbs}
+    for k in KINDS:
+        rules.update({(k.group, f"{k.resource}/{sub}"): verbs for sub, verbs in k.subresources})
+    return rules
 
 
 def watched_kinds() -> tuple[Kind, ...]:

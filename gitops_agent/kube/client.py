@@ -310,6 +310,19 @@ class KubeClient:
             return None
         return Rules(namespace, tuple(status.get("resourceRules") or ()))
 
+    def pod_log(self, namespace: str, pod: str, container: str, *, tail_lines: int, limit_bytes: int) -> str:
+        """The last `tail_lines` lines of a container's log (at most `limit_bytes`), as text."""
+        query = [
+            ("container", container),
+            ("tailLines", str(tail_lines)),
+            ("limitBytes", str(limit_bytes)),
+        ]
+        path = f"/api/v1/namespaces/{namespace}/pods/{pod}/log"
+        response = self._send("GET", path, query=query, accept="*/*")  # text/plain alone is a 406
+        self._raise_for_status(response, f"read the log of pod {namespace}/{pod} container {container}")
+        text: str = response.data.decode("utf-8", errors="replace")
+        return text
+
     def raw_get(self, path: str) -> str:
         """GET a non-resource path (e.g. /metrics) as text."""
         response = self._send("GET", path, accept="text/plain")

@@ -36,6 +36,13 @@ NEVER_READY_IMAGE_MARK = "never-ready"
 IMAGE_PULL_FAILS_MARK = "no-such-image"
 """Full mode: pods whose image reference contains this wait in ImagePullBackOff, as on a kubelet."""
 
+POD_LOG_LINES = (
+    "Starting LangGraph API server (local cluster: every container prints these lines)",
+    "Application startup complete.",
+    "Uvicorn running on http://0.0.0.0:8000",
+)
+"""Full mode: what `pods/log` returns for any container (kwok serves it from a file)."""
+
 _Probe = Callable[[], bool]
 
 _NOT_DELETED = {"cel": {"expression": "!has(self.metadata.deletionTimestamp)"}}
@@ -281,6 +288,7 @@ class LocalCluster:
             f"--cert-dir={self.work_dir / 'apiserver-certs'}",
             "--allow-privileged=true",
             "--profiling=false",
+            "--kubelet-preferred-address-types=InternalIP",  # full mode: kwok's kubelets (pods/log)
             "--v=0",
         ]
         self._run_apiserver()
@@ -356,18 +364,39 @@ class LocalCluster:
         self._wait_full_ready()
 
     def _kwok_argv(self) -> list[str]:
+        port = free_port()
         argv = [
             str(self.binaries.path("kwok")),
             f"--kubeconfig={self.kubeconfig}",
             "--manage-all-nodes=true",
             "--node-lease-duration-seconds=40",
             f"--cidr={POD_CIDR}",
-            "--node-ip=10.244.255.1",
-            f"--server-address=127.0.0.1:{free_port()}",
+            # The fake kubelets answer `pods/log` on this port (the apiserver dials the node's
+            # InternalIP at its daemon endpoint, not verifying kwok's self-signed certificate).
+            "--node-ip=127.0.0.1",
+            f"--node-port={port}",
+            f"--server-address=127.0.0.1:{port}",
         ]
-        for stage in self._kwok_stage_files():
+        for stage in (*self._kwok_stage_files(), self._kwok_logs_file()):
             argv.append(f"--config={stage}")
         return argv
+
+    def _kwok_logs_file(self) -> Path:
+        """kwok config: every container's log is POD_LOG_LINES (CRI format), for `kubectl logs`."""
+        logs_dir = self.work_dir / "kwok-logs"
+        logs_dir.mkdir(exist_ok=True)
+        log_file = logs_dir / "container.log"
+        stamp = "2026-01-01T00:00:00.000000000Z"
+        log_file.write_text("".join(f"{stamp} stdout F {line}\n" for line in POD_LOG_LINES))
+        config = {
+            "apiVersion": "kwok.x-k8s.io/v1alpha1",
+            "kind": "ClusterLogs",
+            "metadata": {"name": "all-containers"},
+            "spec": {"selector": {}, "logs": [{"logsFile": str(log_file), "follow": False}]},
+        }
+        target = self.work_dir / "kwok-logs.yaml"
+        target.write_text(yaml.safe_dump(config, sort_keys=False))
+        return target
 
     def _kwok_stage_files(self) -> list[Path]:
         """kwok's own stage files, with pod-ready taught to skip images marked never-ready, and ours.

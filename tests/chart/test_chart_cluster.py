@@ -26,6 +26,7 @@ from chart_harness import (
 from kubernetes import client
 from sync_repo import DeploymentsRepo
 
+from gitops_agent.agent.workload import read_events, read_pods
 from gitops_agent.core.errors import ClusterError
 from gitops_agent.kube.client import KubeClient, connect
 from gitops_agent.localcluster import LocalCluster
@@ -149,6 +150,17 @@ def test_the_chart_rbac_is_enough_for_a_real_sync_and_nothing_more(
     assert pruned.ok and not pruned.prune_refused, pruned
     assert pruned.prune_changes, "nothing was pruned"
     assert kube.get("apps/v1", "Deployment", "billing-agent", target_ns) is None
+
+    # The UI's workload view: pods, their Events and pods/log in the target namespace, and no more.
+    assert isinstance(read_pods(agent, target_ns, "support-bot"), list)
+    assert isinstance(read_events(agent, target_ns, {"Deployment/support-bot"}), list)
+    rules = agent.rules_in(target_ns)
+    assert (
+        rules is not None
+        and rules.allows("get", "", "pods/log")
+        and not rules.allows("create", "", "pods/exec")
+    )
+    assert _status_of(lambda: read_pods(agent, other_ns, "support-bot")) == 403
 
     # Leader election: create and renew a Lease in the release namespace; not elsewhere.
     lease = agent.create(_lease(release_ns, "gitops-agent-0"))

@@ -11,14 +11,16 @@ import pytest
 from chart_harness import CHART_DIR, EVERYTHING_VALUES, REPO_URL, Helm
 
 from gitops_agent.agent.notify.config import load_notify_config
-from gitops_agent.core.kinds import KINDS
+from gitops_agent.cli import build_parser
+from gitops_agent.cli.run_cmd import config_from
+from gitops_agent.core.kinds import target_rules
 
 ALL_VERBS = {"get", "list", "watch", "create", "update", "patch", "delete"}
 EVENTS = {"create", "patch"}
 
 # What the agent may do in each target namespace, and nothing more: exactly what the kinds table
 # (`gitops_agent.core.kinds`) says each kind needs.
-TARGET_RULES = {(k.group, k.resource): set(k.verbs) for k in KINDS if k.verbs}
+TARGET_RULES = {key: set(verbs) for key, verbs in target_rules().items()}
 # In the release (state) namespace: inventories, the seed Secret, the leader Lease, events.
 STATE_RULES = {
     ("", "configmaps"): ALL_VERBS,
@@ -192,6 +194,7 @@ def test_everything_enabled_renders_every_optional_object(helm: Helm) -> None:
         "/etc/gitops-agent/verify/ssh",
         "/etc/gitops-agent/verify/gpg",
         "/etc/gitops-agent/signing",
+        "/etc/gitops-agent/ui",
     ):
         assert mounts[path]["readOnly"] is True
     volumes = {v["name"]: v for v in _one(objects, "Deployment")["spec"]["template"]["spec"]["volumes"]}
@@ -199,6 +202,29 @@ def test_everything_enabled_renders_every_optional_object(helm: Helm) -> None:
         {"key": "ssh-privatekey", "path": "ssh-privatekey"},
         {"key": "known_hosts", "path": "known_hosts"},
     ]
+
+
+def test_the_ui_values_reach_the_agent_configuration(
+    helm: Helm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The chart's UI environment, read by `gitops-agent run`'s own flags, is the UI the values ask for
+    (the token file path is the mounted Secret key's; a scratch file stands in for it here)."""
+    objects = helm.render(namespace="platform", values_files=[EVERYTHING_VALUES])
+    env = {k: v for k, v in _env(objects).items() if k.startswith("GITOPS_AGENT_UI_")}
+    assert env.pop("GITOPS_AGENT_UI_TOKEN_FILE") == "/etc/gitops-agent/ui/token"
+    volumes = {v["name"]: v for v in _one(objects, "Deployment")["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["ui-token"]["secret"] == {
+        "secretName": "gitops-agent-ui", "defaultMode": 0o440, "items": [{"key": "token", "path": "token"}]
+    }  # fmt: skip
+    token = tmp_path / "token"
+    token.write_text("ui-token-0123456789abcdef\n")
+    for key, value in {**env, "GITOPS_AGENT_UI_TOKEN_FILE": str(token)}.items():
+        monkeypatch.setenv(key, value)
+    args = build_parser().parse_args(["run", "--repo", "https://git.example.com/a.git"])
+    ui = config_from(args).ui
+    assert (ui.token, ui.public_read, ui.session_minutes, ui.secure_cookie, ui.propose) == (
+        "ui-token-0123456789abcdef", True, 60, True, True
+    )  # fmt: skip
 
 
 def test_notifications_config_names_only_files_the_pod_mounts(helm: Helm, tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -37,6 +38,7 @@ def test_the_demo_runs_twice_on_the_same_state(tmp_path: Path) -> None:
     assert sorted(r[0] for r in rows) == ["billing-agent", "manifests", "research-assistant", "support-bot"]
     assert all(r[1] == "1" and r[3] == "Synced" and r[4] == "Healthy" for r in rows), first.stdout
     assert "status page   http://127.0.0.1:" in first.stdout
+    assert re.search(r"web UI        http://127\.0\.0\.1:\d+/sign-in  token [0-9a-f]{32}\n", first.stdout)
     # The hint rolls out a change: run it as printed (the clone is edited, committed and pushed).
     hint = next(line.split() for line in first.stdout.splitlines() if " set-image " in line)
     assert hint[1:4] == ["set-image", "research-assistant", "ghcr.io/example/research-assistant:0.3.1"]

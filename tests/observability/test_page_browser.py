@@ -7,63 +7,13 @@ and the message as text. Screenshots land in test-artifacts/ (gitignored) for a 
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from agent_harness import RunningAgent, wait_for
+from browser import no_alert, screenshot
 from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from sync_repo import DeploymentsRepo
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SCRIPT = "<script>alert(1)</script>"
-FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--window-size=1440,1000",
-)
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
-    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
-    assert not missing, f"{missing} missing: hack/setup.sh installs Debian's chromium and chromium-driver"
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (*FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=str(CHROMEDRIVER)))
-    driver.set_page_load_timeout(30)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(tmp_path / "chromium-profile", ignore_errors=True)
-
-
-def _screenshot(driver: webdriver.Chrome, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    driver.get_screenshot_as_file(str(ARTIFACTS / name))
-
-
-def _no_alert(driver: webdriver.Chrome) -> bool:
-    try:
-        driver.switch_to.alert  # noqa: B018 - raises when there is none
-    except NoAlertPresentException:
-        return True
-    return False
 
 
 def _cells(driver: webdriver.Chrome, name: str) -> list[str]:
@@ -124,8 +74,8 @@ def test_the_status_page_shows_states_details_and_escapes_what_the_repository_sa
     assert SCRIPT in browser.find_element(By.TAG_NAME, "body").text  # shown literally, as text ...
     assert browser.find_elements(By.TAG_NAME, "script") == []  # ... and never an element
     assert browser.find_elements(By.TAG_NAME, "b") == []  # no markup from the message either
-    assert _no_alert(browser)
-    _screenshot(browser, "status-page.png")
+    assert no_alert(browser)
+    screenshot(browser, "status-page.png")
 
     # -- the detail view ---------------------------------------------------------------------------------
     browser.find_element(By.LINK_TEXT, "research-assistant").click()
@@ -141,11 +91,11 @@ def test_the_status_page_shows_states_details_and_escapes_what_the_repository_sa
     diff = browser.find_element(By.ID, "diff").text
     assert "-        image: ghcr.io/example/research-assistant:0.3.0" in diff
     assert "+        image: ghcr.io/example/research-assistant:0.4.0" in diff
-    assert browser.find_elements(By.TAG_NAME, "script") == [] and _no_alert(browser)
+    assert browser.find_elements(By.TAG_NAME, "script") == [] and no_alert(browser)
     assert browser.find_element(By.CSS_SELECTOR, "meta[http-equiv='refresh']").get_attribute("content")
-    _screenshot(browser, "status-page-detail.png")
+    screenshot(browser, "status-page-detail.png")
 
     browser.get(running.url + "/deployments/support-bot")
     problems = browser.find_element(By.ID, "last-error").text
     assert "deployments/support-bot.yaml:" in problems and "spec.type" in problems
-    _screenshot(browser, "status-page-failed.png")
+    screenshot(browser, "status-page-failed.png")

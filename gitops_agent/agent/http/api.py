@@ -22,6 +22,7 @@ import json
 import re
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,8 +51,8 @@ from gitops_agent.controlplane.edit import (
 from gitops_agent.controlplane.edit import set_env as edit_env
 from gitops_agent.controlplane.edit import set_image as edit_image
 from gitops_agent.controlplane.edit import set_scale as edit_scale
-from gitops_agent.controlplane.repo_writer import Change, Planner, RepoTarget, publish
-from gitops_agent.controlplane.scaffold import render_new
+from gitops_agent.controlplane.repo_writer import Change, EditResult, Planner, RepoTarget, preview, publish
+from gitops_agent.controlplane.scaffold import NewDeployment, render_new
 from gitops_agent.controlplane.verbs import (
     ACTIONS,
     DEPLOYMENTS_DIR,
@@ -75,7 +76,7 @@ _NAME = re.compile(NAME_PATTERN)
 
 def register_control_plane(router: Router, agent: Agent) -> None:
     """The OpenAPI document, and the write routes (404 stubs when no API token is configured)."""
-    api = ControlPlaneApi(agent) if agent.config.api_token else None
+    api = ControlPlaneApi(agent) if agent.config.api_token else None  # the UI makes its own
     document = json.dumps(openapi_document(writes=api is not None), indent=2).encode()
     router.add("GET", "/api/v1/openapi.json", lambda _: Response(200, document, "application/json"))
     routes: list[tuple[str, str, Callable[[Request], Response]]] = [
@@ -92,13 +93,27 @@ def register_control_plane(router: Router, agent: Agent) -> None:
         router.add(method, pattern, api.guarded(action) if api else action)
 
 
+API_ACTOR = "api (bearer token)"
+
+
+@dataclass(frozen=True)
+class Written:
+    """A write's commit, and the revision numbers it is predicted to make (see the module docstring)."""
+
+    result: EditResult
+    revision: int | None
+    previous: int | None
+
+    def to_json(self) -> dict[str, object]:
+        return {**self.result.to_json(), "revision": self.revision, "previousRevision": self.previous}
+
+
 class ControlPlaneApi:
-    """The write handlers of one agent: they edit `agent.config.repo` at `ref` / `sub_path`."""
+    """The writes of one agent (the HTTP API's and the UI's): they edit `agent.config.repo` at `ref`."""
 
     def __init__(self, agent: Agent) -> None:
-        assert agent.config.api_token
         self.agent = agent
-        self._token = agent.config.api_token.encode()
+        self._token = (agent.config.api_token or "").encode()
         self._lock = threading.Lock()
 
     def guarded(self, action: Callable[[Request], Response]) -> Callable[[Request], Response]:
@@ -114,81 +129,92 @@ class ControlPlaneApi:
             except RequestError as err:
                 return err.response
             except (EditError, ConfigError, SourceError) as err:
-                return _edit_error(err)
+                return edit_error(err)
 
         return handle
 
     def _authorized(self, headers: Mapping[str, str]) -> bool:
         scheme, _, token = _header(headers, "Authorization").strip().partition(" ")
         given = token.strip().encode("latin-1", errors="replace")  # http.server decodes as latin-1
-        return hmac.compare_digest(given, self._token) and scheme.lower() == "bearer"
+        return bool(self._token) and hmac.compare_digest(given, self._token) and scheme.lower() == "bearer"
 
     # -- the verbs -------------------------------------------------------------------------------
 
     def create(self, request: Request) -> Response:
         spec = new_deployment(parse_body(request, CREATE))
-        text = _step("", lambda: render_new(spec))
-
-        def plan(root: Path) -> Change:
-            if any((root / DEPLOYMENTS_DIR / f"{spec.name}{s}").exists() for s in (".yaml", ".yml")):
-                raise DeploymentExistsError(f"deployment {spec.name!r} already exists")
-            path = f"{DEPLOYMENTS_DIR}/{spec.name}.yaml"
-            return Change(spec.name, f"{spec.name}: new deployment ({spec.image})", ((path, text),))
-
-        return self._write(spec.name, plan, 201, location=f"{PREFIX}/{spec.name}")
+        written = self.write(spec.name, create_plan(spec), actor=API_ACTOR)
+        return _answer(written, 201, location=f"{PREFIX}/{spec.name}")
 
     def revise(self, request: Request) -> Response:
         name = _deployment_name(request)
         revision = RevisionRequest.parse(parse_body(request, REVISION))
-        return self._write(name, revision_plan(revision, name), 201)
+        return _answer(self.write(name, revision_plan(revision, name), actor=API_ACTOR), 201)
 
     def delete(self, request: Request) -> Response:
         name = _deployment_name(request)
-
-        def plan(root: Path) -> Change:
-            return Change(name, f"{name}: delete", ((deployment_file(root, name), None),))
-
-        return self._write(name, plan, 200)
+        return _answer(self.write(name, delete_plan(name), actor=API_ACTOR), 200)
 
     def rollback(self, request: Request) -> Response:
         name = _deployment_name(request)
         revision = int(parse_body(request, ROLLBACK)["revision"])
-        inventory = self.agent.ledger.load(name)
-        record = inventory.find(revision) if inventory else None
-        if record is None:
-            raise invalid("revision", f"{name} has no revision {revision} in its history")
-        return self._write(name, rollback_plan(name, commit=record.commit, revision=revision), 201)
+        return _answer(self.write(name, self.rollback_plan(name, revision), actor=API_ACTOR), 201)
 
     def action(self, action: str) -> Callable[[Request], Response]:
         """suspend, resume or redeploy: a body-less edit of the deployment's file."""
 
         def handle(request: Request) -> Response:
             name = _deployment_name(request)
-            return self._write(name, ACTIONS[action].plan(name), 201)
+            return _answer(self.write(name, ACTIONS[action].plan(name), actor=API_ACTOR), 201)
 
         return handle
 
-    def _write(self, name: str, plan: Planner, status: int, *, location: str = "") -> Response:
+    # -- the machinery the UI shares -----------------------------------------------------------
+
+    def rollback_plan(self, name: str, revision: int) -> Planner:
+        """The edit that brings back `revision`'s files; a 422 about `revision` when it is unknown."""
+        inventory = self.agent.ledger.load(name)
+        record = inventory.find(revision) if inventory else None
+        if record is None:
+            raise invalid("revision", f"{name} has no revision {revision} in its history")
+        return rollback_plan(name, commit=record.commit, revision=revision)
+
+    def target(self, *, branch: str | None = None) -> RepoTarget:
+        """Where writes go: the branch the agent follows, or `branch` (a proposal) made from it."""
         cfg = self.agent.config
-        target = RepoTarget(
+        return RepoTarget(
             location=cfg.repo,
             ref=cfg.ref,
+            push_branch=branch,
             sub_path=cfg.sub_path,
             auth=self.agent.auth,
             sign_key=cfg.signing_key,
         )
+
+    def write(self, name: str, plan: Planner, *, actor: str, branch: str | None = None) -> Written:
+        """Plan, validate, commit and push one change (one at a time), then tell the agent to fetch.
+
+        Every write is an audit log line: who asked (`actor`), what, and the commit.
+        """
         rendered = RenderedSpec(self.agent, name)
         with self._lock:
-            result = publish(target, rendered.planner(plan), check=rendered.check)
+            result = publish(self.target(branch=branch), rendered.planner(plan), check=rendered.check)
         if result.changed:
-            self.agent.trigger_fetch()
+            if branch is None:
+                self.agent.trigger_fetch()
             log.info(
-                "committed: %s", result.message, extra=fields(commit=result.commit[:12], deployment=name)
+                "audit: %s committed %s",
+                actor,
+                result.message.splitlines()[0],
+                extra=fields(actor=actor, commit=result.commit[:12], deployment=name, branch=result.branch),
             )
+        if branch is not None:  # a proposal: it becomes a revision only once merged
+            return Written(result, None, None)
         revision, previous = self._revisions(name, rendered.spec_hash)
-        data = {**result.to_json(), "revision": revision, "previousRevision": previous}
-        headers = (("Location", location),) if location and result.changed else ()
-        return json_response(data, status if result.changed else 200, headers)
+        return Written(result, revision, previous)
+
+    def preview(self, plan: Planner) -> tuple[Change, dict[str, str | None]]:
+        """What `plan` would change on the branch's tip, validated, without committing anything."""
+        return preview(self.target(), plan, check=check_no_new_problems)
 
     def _revisions(self, name: str, spec_hash: str | None) -> tuple[int | None, int | None]:
         """(the revision the pushed spec becomes, the newest recorded one), as the sync numbers them."""
@@ -201,6 +227,32 @@ class ControlPlaneApi:
         if spec_hash is None:
             return None, previous
         return next_revision(inventory, spec_hash)[0], previous
+
+
+def create_plan(spec: NewDeployment) -> Planner:
+    """A new file `deployments/<name>.yaml`; DeploymentExistsError when the name is taken."""
+    text = _step("", lambda: render_new(spec))
+
+    def plan(root: Path) -> Change:
+        if any((root / DEPLOYMENTS_DIR / f"{spec.name}{s}").exists() for s in (".yaml", ".yml")):
+            raise DeploymentExistsError(f"deployment {spec.name!r} already exists")
+        path = f"{DEPLOYMENTS_DIR}/{spec.name}.yaml"
+        return Change(spec.name, f"{spec.name}: new deployment ({spec.image})", ((path, text),))
+
+    return plan
+
+
+def delete_plan(name: str) -> Planner:
+    def plan(root: Path) -> Change:
+        return Change(name, f"{name}: delete", ((deployment_file(root, name), None),))
+
+    return plan
+
+
+def _answer(written: Written, status: int, *, location: str = "") -> Response:
+    changed = written.result.changed
+    headers = (("Location", location),) if location and changed else ()
+    return json_response(written.to_json(), status if changed else 200, headers)
 
 
 def revision_plan(request: RevisionRequest, name: str) -> Planner:
@@ -299,7 +351,8 @@ def _step(field: str, edit: Callable[[], str]) -> str:
         raise invalid(field, str(err)) from err
 
 
-def _edit_error(err: GitopsAgentError) -> Response:
+def edit_error(err: GitopsAgentError) -> Response:
+    """The API's answer to a write that failed (the UI shows the same problems on its forms)."""
     if isinstance(err, ValidationFailedError):
         problems = [
             problem(p.field, p.message, file=p.file, line=p.line, column=p.column) for p in err.problems
@@ -330,4 +383,13 @@ def _env_words(values: Mapping[str, str], unset: tuple[str, ...]) -> str:
     return text if len(text) <= 120 else text[:117] + "…"
 
 
-__all__ = ["ControlPlaneApi", "RenderedSpec", "register_control_plane", "revision_plan"]
+__all__ = [
+    "ControlPlaneApi",
+    "RenderedSpec",
+    "Written",
+    "create_plan",
+    "delete_plan",
+    "edit_error",
+    "register_control_plane",
+    "revision_plan",
+]

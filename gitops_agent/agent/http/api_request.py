@@ -130,6 +130,11 @@ def parse_body(request: Request, validator: Draft202012Validator) -> dict[str, A
         data = json.loads(request.body, parse_constant=_no_constant)
     except (ValueError, RecursionError) as err:
         raise RequestError(json_response({"error": f"the body is not valid JSON: {err}"}, 400)) from err
+    return check_body(data, validator)
+
+
+def check_body(data: Any, validator: Draft202012Validator) -> dict[str, Any]:
+    """A decoded body checked against its schema and for strings Git cannot carry (422 if not)."""
     errors = [problem(path, "strings must be UTF-8 text without NUL") for path in _bad_strings(data)]
     errors += [problem(_field(e), e.message) for e in validator.iter_errors(data)]
     if errors:

@@ -1,12 +1,12 @@
-"""The agent's HTTP endpoints: probes, metrics, push webhooks, the status API and the status page."""
+"""The agent's HTTP endpoints: probes, metrics, push webhooks, the status and control-plane APIs, the UI."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from gitops_agent.agent.http.api import register_control_plane
-from gitops_agent.agent.http.page import render_detail, render_index
 from gitops_agent.agent.http.server import Request, Response, Router
+from gitops_agent.agent.http.ui import register_ui
 from gitops_agent.agent.http.webhook import Verdict, WebhookVerifier
 
 if TYPE_CHECKING:
@@ -44,8 +44,7 @@ def build_router(agent: Agent) -> Router:
     )
     router.add("GET", "/api/v1/deployments/{name}", lambda request: _deployment(agent, request))
     register_control_plane(router, agent)  # the write API (off, 404, without an API token)
-    router.add("GET", "/", lambda _: _html(render_index(agent.board.overview(), agent.board.deployments())))
-    router.add("GET", "/deployments/{name}", lambda request: _detail_page(agent, request))
+    register_ui(router, agent)  # the pages, sign-in and the browser's writes
     return router
 
 
@@ -68,17 +67,3 @@ def _webhook(agent: Agent, verifier: WebhookVerifier | None, request: Request) -
 def _deployment(agent: Agent, request: Request) -> Response:
     found = agent.board.deployment(request.params["name"])
     return Response.json(found) if found else Response.json({"error": "no such deployment"}, 404)
-
-
-def _detail_page(agent: Agent, request: Request) -> Response:
-    found = agent.board.deployment(request.params["name"])
-    return _html(render_detail(found)) if found else Response.text("no such deployment\n", 404)
-
-
-def _html(text: str) -> Response:
-    return Response(
-        200,
-        text.encode(),
-        "text/html; charset=utf-8",
-        (("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'"),),
-    )
