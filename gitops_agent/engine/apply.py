@@ -1,9 +1,14 @@
 """The `apply` stage: plan each object (GET + server-side-apply dry-run), then write only what changed.
 
-Planning is the safety net: every object of a unit is dry-run before any of them is written, so an
-object the apiserver would reject fails the unit while its live objects stay as they were. Writes go
-stage by stage (config → data → workloads → services → routing → scaling); objects within a stage
-are independent and applied concurrently on a bounded pool.
+Planning is the safety net: every live object of a unit is dry-run before any of them is written,
+so a change the apiserver would reject fails the unit while its live objects stay as they were.
+An object known not to exist yet is not dry-run (`dry_run_absent=False`, what a sync does): its
+create is its check. That halves the requests of a cold sync; the price is that a new unit whose
+later object is rejected keeps what it created before, recorded in its inventory (so it is updated
+or pruned like any other object, never orphaned) while the unit is Failed. Writes go stage by stage
+(config → data → workloads → services → routing → scaling); objects within a stage are independent
+and applied concurrently on a bounded pool, and a stage with a failure still records every object
+of it that was written before the unit stops.
 """
 
 from __future__ import annotations
@@ -100,13 +105,20 @@ def plan_object(
     options: ApplyOptions,
     live: dict[str, Any] | None = None,
     live_known: bool = False,
+    dry_run_absent: bool = True,
 ) -> PlannedObject:
-    """Decide create / update / unchanged for one object (raises for foreign objects and rejects)."""
+    """Decide create / update / unchanged for one object (raises for foreign objects and rejects).
+
+    `dry_run_absent=False`: an object known to be absent is planned as a create without a request
+    (the diff then shows what we send, not the apiserver's defaults).
+    """
     key = ObjectKey.of(desired)
     if not live_known:
         live = kube.get(key.api_version, key.kind, key.name, key.namespace)
     if live is not None and not is_owned(live, unit, options.owner):
         raise OwnershipError(_not_ours(key, live, unit, options.owner))
+    if live is None and not dry_run_absent:
+        return PlannedObject(unit, stage, key, desired, None, Action.CREATE, yaml_diff(key, None, desired))
     try:
         dry = kube.apply(desired, dry_run=True, force=options.force_conflicts)
     except InvalidObjectError as err:
@@ -171,17 +183,25 @@ def apply_plan(
 ) -> list[PlannedObject]:
     """Write the changed objects stage by stage; returns the plan with live objects updated.
 
-    A failure stops the unit at that stage (later stages are not applied) and propagates.
+    A failure stops the unit at that stage (later stages are not applied) and propagates, after
+    every other write of the stage has finished and been reported to `on_applied`.
     """
     done: list[PlannedObject] = []
     for _, stage_objects in groupby(sorted(plan, key=lambda p: p.stage), key=lambda p: p.stage):
         batch = list(stage_objects)
         futures = [executor.submit(_write, kube, p, options) for p in batch]
+        failure: Exception | None = None
         for planned, future in zip(batch, futures, strict=True):
-            live = future.result()
+            try:
+                live = future.result()
+            except Exception as err:  # the first one is raised once the stage has settled
+                failure = failure or err
+                continue
             if on_applied and live is not None and planned.action is not Action.UNCHANGED:
                 on_applied(planned, live)
             done.append(replace(planned, live=live) if live is not None else planned)
+        if failure is not None:
+            raise failure
     return done
 
 

@@ -1,6 +1,6 @@
 """The reconciler: one straight line from a snapshot of the repository to a converged cluster.
 
-    load/validate → render → plan (dry-run) → apply → prune → inventory + revision history
+    load/validate → render → plan (dry-run what exists) → apply → prune → inventory + revision history
 
 Each unit (a deployment, or the plain `manifests/` folder) is synced on its own: a unit that fails
 to load, render, plan or apply is reported with its reason and leaves its live objects as they were,
@@ -449,6 +449,7 @@ def plan_unit(
             options=context.options.applying,
             live=live,
             live_known=known,
+            dry_run_absent=context.options.dry_run,  # a create is its own check (see engine.apply)
         )
 
     futures = [context.pool.submit(plan_one, stage, manifest) for stage, manifest in staged]

@@ -20,6 +20,8 @@ from gitops_agent.engine.diff import Action, format_changes
 from gitops_agent.kube.client import KubeClient
 from gitops_agent.manifests.render_backing import derive_password
 from gitops_agent.reconcile.sync import SyncState
+from gitops_agent.state.inventory import NAME_PREFIX as INVENTORY_PREFIX
+from gitops_agent.state.inventory import InventoryStore
 from gitops_agent.state.seed import load_or_create_seed
 
 OWNED = {LABEL_MANAGED_BY: MANAGED_BY, LABEL_DEPLOYMENT: "demo"}
@@ -121,21 +123,61 @@ def test_an_object_we_do_not_own_is_never_taken_over(kube: KubeClient, namespace
         )
 
 
-def test_an_object_the_apiserver_rejects_fails_its_unit_before_any_write(
+BAD_CONFIG_MAP = (
+    "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bad\ndata:\n  'not a valid key!': x\n"
+)
+
+
+def test_a_rejected_new_object_fails_its_unit_and_what_was_created_is_recorded_not_orphaned(
     deployments_repo: DeploymentsRepo,
 ) -> None:
+    """A new unit is not dry-run (its creates are the check): a rejected object fails the unit, and
+    what its stage did create is in the unit's inventory, so it is updated or pruned later."""
     repo, kube = deployments_repo, deployments_repo.kube
-    bad = (
-        repo.read("manifests/agents-config.yaml") + "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n"
-        "  name: bad\ndata:\n  'not a valid key!': x\n"
+    original = repo.read("manifests/agents-config.yaml")
+    repo.push(
+        {"manifests/agents-config.yaml": original + BAD_CONFIG_MAP}, "Add a ConfigMap the apiserver rejects"
     )
-    repo.push({"manifests/agents-config.yaml": bad}, "Add a ConfigMap the apiserver rejects")
     report = repo.sync()
     results = {u.unit: u for u in report.units}
     assert results["manifests"].state is SyncState.FAILED
     assert f"ConfigMap/{repo.namespace}/bad" in results["manifests"].error
-    assert kube.get("v1", "ConfigMap", "agent-prompts", repo.namespace) is None  # nothing of the unit written
     assert all(u.state is SyncState.SYNCED for name, u in results.items() if name != "manifests")
+    live = {
+        f"{o['kind']}/{o['metadata']['name']}"
+        for kind in (("v1", "ConfigMap"), ("v1", "ServiceAccount"), ("networking.k8s.io/v1", "NetworkPolicy"))
+        for o in kube.list(
+            *kind, namespace=repo.namespace, label_selector=f"{LABEL_DEPLOYMENT}=manifests"
+        ).items
+        if not o["metadata"]["name"].startswith(INVENTORY_PREFIX)  # the inventory itself (same namespace)
+    }
+    recorded = {
+        f"{e.key.kind}/{e.key.name}"
+        for e in InventoryStore(kube, repo.namespace).load_all()["manifests"].objects
+    }
+    assert live and live <= recorded  # every object the failed attempt created is owned on record
+
+    repo.push({"manifests/agents-config.yaml": original}, "Drop the bad ConfigMap")
+    assert repo.sync().ok
+    assert kube.get("v1", "ConfigMap", "bad", repo.namespace) is None
+
+
+def test_a_rejected_change_of_a_live_object_fails_its_unit_before_any_write(
+    deployments_repo: DeploymentsRepo,
+) -> None:
+    repo, kube = deployments_repo, deployments_repo.kube
+    assert repo.sync().ok
+    before = kube.get("v1", "ConfigMap", "agent-prompts", repo.namespace)
+    assert before is not None
+    changed = repo.read("manifests/agents-config.yaml").replace(
+        "  support-greeting.txt: |", "  'not a valid key!': x\n  support-greeting.txt: |"
+    )
+    repo.push({"manifests/agents-config.yaml": changed}, "A key the apiserver rejects")
+    report = repo.sync()
+    manifests = next(u for u in report.units if u.unit == "manifests")
+    assert manifests.state is SyncState.FAILED and "agent-prompts" in manifests.error
+    after = kube.get("v1", "ConfigMap", "agent-prompts", repo.namespace)
+    assert after is not None and after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
 
 
 def test_secret_values_never_appear_in_diffs(deployments_repo: DeploymentsRepo) -> None:
