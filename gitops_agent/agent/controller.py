@@ -57,6 +57,7 @@ from gitops_agent.engine.apply import ApplyOptions
 from gitops_agent.engine.diff import Action, ObjectChange
 from gitops_agent.engine.health import Health, Live, UnitHealth
 from gitops_agent.kube.client import KubeClient
+from gitops_agent.reconcile.changes import changed_units
 from gitops_agent.reconcile.rollback import restore_held, roll_back
 from gitops_agent.reconcile.sync import SyncOptions, SyncReport, SyncState, UnitResult, sync
 from gitops_agent.source import CommitRefusedError, GitAuth, Snapshot, Source, open_source
@@ -278,11 +279,21 @@ class Agent:
         changed = version != self._version
         self.outcomes.emit(Fetched(snapshot, changed, time.monotonic() - started))
         if changed:
-            self.snapshot, self._version = snapshot, version
-            self.queue.add(FULL)
+            previous, self.snapshot, self._version = self.snapshot, snapshot, version
+            self._queue_changes(previous, snapshot)
         if self.elector is not None and not self.leading.is_set():
             self._refresh_standby_view()
         return True
+
+    def _queue_changes(self, previous: Snapshot | None, snapshot: Snapshot) -> None:
+        """The deployments the new commit changed, or everything when Git cannot say (`changed_units`)."""
+        try:
+            units = changed_units(previous, snapshot)
+        except GitopsAgentError as err:
+            log.warning("cannot tell what the new commit changed, syncing everything: %s", err)
+            units = None
+        for unit in (FULL,) if units is None else sorted(units):
+            self.queue.add(unit)
 
     def _refresh_standby_view(self) -> None:
         """A standby shows what the leader recorded in the cluster (inventories, repository verdict);

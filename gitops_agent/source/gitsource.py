@@ -250,6 +250,18 @@ class GitLog:
                 log.warning("cannot read the history of %s: %s", ", ".join(pathspecs), err)
                 return None
 
+    def changed_paths(self, since: str) -> frozenset[str] | None:
+        """`git diff --name-only since until` under the sub-path, relative to it (renames as both)."""
+        with Repo(self.repo_path) as repo:
+            try:
+                out = repo.git.diff(
+                    "--name-only", "--no-renames", since, self.until, "--", self.sub_path or "."
+                )
+            except GitCommandError:
+                return None
+        prefix = f"{self.sub_path.strip('/')}/" if self.sub_path else ""
+        return frozenset(line.removeprefix(prefix) for line in out.splitlines() if line)
+
     def includes(self, commit: str) -> bool:
         """Whether `commit` is `until` or one of its ancestors (False when either is unknown here)."""
         with Repo(self.repo_path) as repo:

@@ -37,6 +37,11 @@ class CommitLog(Protocol):
         root), after `since` when that is an ancestor; None when none did."""
         ...
 
+    def changed_paths(self, since: str) -> frozenset[str] | None:
+        """The files (relative to the snapshot's root) that differ between `since` and the snapshot;
+        None when that cannot be told (`since` unknown here)."""
+        ...
+
 
 @dataclass(frozen=True)
 class Snapshot:
