@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
+from scale_agent import raw_apply, running_agent
 
 from gitops_agent.core.objects import ObjectKey
 from gitops_agent.kube.client import KubeClient, connect
@@ -63,7 +64,7 @@ from gitops_agent.reconcile.sync import DEFAULT_STATE_NAMESPACE
 
 NAMESPACE = "agents"
 EXTRA_NAMESPACE = "agents-staging"
-MAX_DEPLOYMENTS = 1000
+MAX_DEPLOYMENTS = 5000
 IDLE_SECONDS = 5.0
 SETTLE_SECONDS = 0.5
 """Pause before reading the counters: the apiserver counts a request after it sent the response."""
@@ -510,21 +511,89 @@ def main(argv: Sequence[str] | None = None) -> int:
         idle_theirs, *theirs = bench_kubectl(
             work, before=setup.before, after=setup.after, rendered=setup.rendered
         )
-    phases = [idle_ours, idle_theirs, *(p for pair in zip(ours, theirs, strict=True) for p in pair)]
-    expected = setup.changed_objects + 1  # only objects whose spec changed are written, plus the inventory
-    found = anomalies(phases, changed=setup.changed, expected_change_writes=expected)
-    summary = {
-        "deployments": args.deployments,
-        "objects": setup.objects,
-        "workers": args.workers,
-        "changed_deployment": setup.changed,
-        "rss_floor_mb": round(floor, 1),
-    }
-    print_report(phases, found, summary)
+        phases = [idle_ours, idle_theirs, *(p for pair in zip(ours, theirs, strict=True) for p in pair)]
+        expected = setup.changed_objects + 1  # the objects whose spec changed, plus the inventory
+        found = anomalies(phases, changed=setup.changed, expected_change_writes=expected)
+        summary: dict[str, Any] = {
+            "deployments": args.deployments,
+            "objects": setup.objects,
+            "workers": args.workers,
+            "changed_deployment": setup.changed,
+            "rss_floor_mb": round(floor, 1),
+        }
+        print_report(phases, found, summary)  # now: the extras take long and may fail
+        summary |= bench_extras(work, setup, args)
+    print_extras(summary, phases)
     if args.json:
         result = {**summary, "phases": [asdict(p) for p in phases], "anomalies": found}
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
     return 0
+
+
+def bench_extras(work: Path, setup: Setup, args: argparse.Namespace) -> dict[str, Any]:
+    """The running agent's rows and the raw-apply limit, each on a fresh cluster of its own."""
+    extra: dict[str, Any] = {}
+    if args.running_agent:
+        cluster, kube = start_cluster(work / "cluster-running")
+        try:
+            pushed = next(n for n in setup.rendered if n != setup.changed and n.startswith("agent-"))
+            run = running_agent(
+                work / "running", cluster, kube, setup.repo, args.deployments,
+                changed=pushed, pushes=args.pushes, rss_pushes=args.rss_pushes,
+            )  # fmt: skip
+        finally:
+            cluster.stop()
+        extra["running_agent"] = {
+            "first_convergence_seconds": round(run.first_convergence, 2),
+            "push_to_live_p50": round(run.quantile(50), 3),
+            "push_to_live_p95": round(run.quantile(95), 3),
+            "push_to_live_max": round(max(run.latencies[: run.timed]), 3),
+            "timed_pushes": run.timed,
+            "pushes": run.pushes,
+            "rss_converged_mb": round(run.rss_converged_mb, 1),
+            "rss_after_pushes_mb": round(run.rss_after_mb, 1),
+            "pushed_deployment": pushed,
+        }
+    if args.raw_apply:
+        cluster, kube = start_cluster(work / "cluster-raw")
+        try:
+            seconds = raw_apply(kube, setup.rendered, args.raw_apply)
+        finally:
+            cluster.stop()
+        extra["raw_apply"] = {
+            "objects": args.raw_apply,
+            "seconds": {str(k): round(v, 2) for k, v in seconds.items()},
+        }
+    return extra
+
+
+def print_extras(summary: Mapping[str, Any], phases: Sequence[Phase]) -> None:
+    cold = {p.tool: p for p in phases if p.phase == "cold"}
+    if "running_agent" in summary:
+        run = summary["running_agent"]
+        first = run["first_convergence_seconds"]
+        ratio = first / cold["gitops-agent"].seconds
+        timed = (
+            f"{run['push_to_live_p50']:.2f} | {run['push_to_live_p95']:.2f} | {run['push_to_live_max']:.2f}"
+        )
+        print(
+            f"\nrunning agent (`gitops-agent run`, webhook, no polling), N = {summary['deployments']}, "
+            f"push → live over {run['timed_pushes']} pushes:\n\n"
+            "| first convergence s | vs one-shot cold | push → live p50 s | p95 s | max s | RSS converged MB "
+            "| RSS after pushes MB |\n|---:|---:|---:|---:|---:|---:|---:|\n"
+            f"| {first:.1f} | {ratio:.2f}x | {timed} "
+            f"| {run['rss_converged_mb']:.0f} | {run['rss_after_pushes_mb']:.0f} ({run['pushes']} pushes) |"
+        )
+    if "raw_apply" in summary:
+        raw = summary["raw_apply"]
+        count = raw["objects"]
+        print(f"\nraw server-side apply of {count} rendered objects (creates), the project's client:\n")
+        print("| in flight | seconds | objects/s |\n|---:|---:|---:|")
+        for level, seconds in raw["seconds"].items():
+            print(f"| {level} | {seconds:.2f} | {count / seconds:.0f} |")
+        objects = summary["objects"]
+        for tool, phase in cold.items():
+            print(f"cold sync, {tool}: {objects / phase.seconds:.0f} objects/s")
 
 
 def print_report(phases: Sequence[Phase], found: Sequence[str], summary: Mapping[str, Any]) -> None:
@@ -547,9 +616,27 @@ def print_report(phases: Sequence[Phase], found: Sequence[str], summary: Mapping
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--deployments", type=int, default=200, help="deployments to generate (1-1000)")
+    parser.add_argument(
+        "--deployments", type=int, default=200, help=f"deployments to generate (1-{MAX_DEPLOYMENTS})"
+    )
     parser.add_argument("--workers", type=int, default=8, help="gitops-agent sync workers (default 8)")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    parser.add_argument(
+        "--running-agent",
+        action="store_true",
+        help="also run `gitops-agent run` on a fresh cluster: first convergence, push → live, RSS",
+    )
+    parser.add_argument("--pushes", type=int, default=20, help="pushes timed for push → live (default 20)")
+    parser.add_argument(
+        "--rss-pushes", type=int, default=100, help="pushes before the second RSS reading (default 100)"
+    )
+    parser.add_argument(
+        "--raw-apply",
+        type=int,
+        default=0,
+        metavar="OBJECTS",
+        help="also time a raw server-side-apply loop of this many rendered objects at 1, 4, 8, 16 in flight",
+    )
     parser.add_argument("--child-sync", metavar="REPO", help=argparse.SUPPRESS)
     parser.add_argument("--kubeconfig", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -347,9 +347,13 @@ class Agent:
         snapshot = self.snapshot
         options = self._sync_options(None if batch.full else batch.units)
         started = time.monotonic()
+        # The watch cache holds our objects once its streams run, and cannot tell an absent object
+        # from a namesake it does not watch (so each is a GET). The first full sync, before any
+        # stream runs, lists every rendered kind per namespace instead, as a one-shot sync does.
+        live = None if batch.full and not self.watch.watching() else self.watch
         with self._apply_lock, log_context(commit=snapshot.short_commit):
             report = sync(
-                self.kube, snapshot, options, live=self.watch, on_unit=lambda r: self._on_unit(r, snapshot)
+                self.kube, snapshot, options, live=live, on_unit=lambda r: self._on_unit(r, snapshot)
             )
         if batch.full:
             self.backoff.reset(FULL)
@@ -394,11 +398,12 @@ class Agent:
         status = self._repository_verdict(report, full)
         self.outcomes.emit(RepositorySynced(status, seconds))
         with self._apply_lock:  # the rollout tracker writes inventories too: never show an older one
-            inventories = self.ledger.load_all()
+            inventories = self._inventories_after(report, full=full)
             # Every unit of the synced commit stays listed, failing or not, whichever units this
-            # sync covered; only a unit gone from Git and from the cluster's records leaves the board.
+            # sync covered; only a unit gone from Git and from the cluster's records leaves the board
+            # (a deployment is only ever torn down by a full sync).
             in_git = {u.name for u in load_snapshot(report.snapshot).units}
-            for name in self.board.names():
+            for name in self.board.names() if full else ():
                 if name not in inventories and name not in in_git:
                     self.outcomes.emit(UnitRemoved(name))
             for inventory in inventories.values():
@@ -408,6 +413,14 @@ class Agent:
             for result in report.units:
                 if result.held and result.unit in inventories:
                     self._heal_held(result, inventories[result.unit])
+
+    def _inventories_after(self, report: SyncReport, *, full: bool) -> dict[str, Inventory]:
+        """Every inventory after a full sync (one LIST); after a partial one, the synced units' (a GET
+        each), so a push of one deployment does not read a thousand inventories."""
+        if full:
+            return self.ledger.load_all()
+        loaded = {u.unit: self.ledger.load(u.unit) for u in report.units}
+        return {name: inventory for name, inventory in loaded.items() if inventory is not None}
 
     def _repository_verdict(self, report: SyncReport, full: bool) -> RepositoryStatus:
         """The repository-level problems and refusal, with the deployments they leave out of sync;

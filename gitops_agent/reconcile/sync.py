@@ -167,7 +167,7 @@ def sync(
     if load.settings is None:
         return SyncReport(snapshot, (), problems or ("the settings file is invalid",))
     ledger = RevisionLedger(kube, options.state_namespace, options.owner)
-    inventories = ledger.load_all()
+    inventories = _inventories(ledger, load, options.units)
     seed = load_or_create_seed(kube, options.state_namespace, create=not options.dry_run)
     rendered, unrendered = _render_all(load, options, seed, inventories)
     for result in unrendered:
@@ -183,7 +183,8 @@ def sync(
         results = unrendered + [result for result, _ in synced]
         updated = {**inventories, **_failed_records(unrendered, inventories)}
         updated |= {inv.unit: inv for _, inv in synced if inv is not None}
-        pruned = _prune(context, load, results, inventories, updated)
+        owned = (lambda: inventories) if options.units is None else ledger.load_all
+        pruned = _prune(context, load, results, inventories, updated, all_owned=owned)
         if not options.dry_run:
             repo_units = frozenset(u.name for u in load.units)
             ledger.save_changed(inventories, pruned.inventories, repo_units=repo_units, pool=pool)
@@ -191,6 +192,18 @@ def sync(
     return SyncReport(
         snapshot, tuple(results), problems, pruned.changes, pruned.refused, self_heal, pruned.blocked
     )
+
+
+def _inventories(
+    ledger: RevisionLedger, load: RepositoryLoad, units: frozenset[str] | None
+) -> dict[str, Inventory]:
+    """All inventories (one LIST), or for a sync of some units theirs and their rivals' (a GET each:
+    a rival's inventory says whether it holds a contested claim live)."""
+    if units is None:
+        return ledger.load_all()
+    rivals = {r for u in load.units if u.name in units for c in u.contests for r in c.rivals}
+    loaded = {name: ledger.load(name) for name in sorted(units | rivals)}
+    return {name: inventory for name, inventory in loaded.items() if inventory is not None}
 
 
 @dataclass(frozen=True)
@@ -474,8 +487,13 @@ def _prune(
     results: Sequence[UnitResult],
     before: Mapping[str, Inventory],
     inventories: dict[str, Inventory],
+    *,
+    all_owned: Callable[[], Mapping[str, Inventory]],
 ) -> _Pruned:
-    """Delete what left the render, behind the guards; returns the changes and a refusal, if any."""
+    """Delete what left the render, behind the guards; returns the changes and a refusal, if any.
+
+    `before` holds the synced units' inventories; `all_owned` every unit's (read only when something
+    is to be pruned: the share guard counts against everything this instance owns)."""
     options = context.options
     desired = {
         r.unit: frozenset(r.keys) for r in results if r.state not in (SyncState.FAILED, SyncState.SUSPENDED)
@@ -486,7 +504,7 @@ def _prune(
     plan = plan_prune(
         considered, desired, repo_units=repo_units, allow_teardown=not has_problems and options.units is None
     )
-    owned = {u: inv.objects for u, inv in before.items()}
+    owned = {u: inv.objects for u, inv in (all_owned() if plan.count else before).items()}
     try:
         check_guards(plan, owned, repo_units=len(load.units), policy=_prune_policy(options, load))
     except PruneRefusedError as err:
