@@ -59,7 +59,14 @@ from gitops_agent.engine.health import Health, Live, UnitHealth
 from gitops_agent.kube.client import KubeClient
 from gitops_agent.reconcile.changes import changed_units
 from gitops_agent.reconcile.rollback import restore_held, roll_back
-from gitops_agent.reconcile.sync import SyncOptions, SyncReport, SyncState, UnitResult, sync
+from gitops_agent.reconcile.sync import (
+    PER_UNIT_READS,
+    SyncOptions,
+    SyncReport,
+    SyncState,
+    UnitResult,
+    sync,
+)
 from gitops_agent.source import CommitRefusedError, GitAuth, Snapshot, Source, open_source
 from gitops_agent.state.inventory import Inventory, RevisionState
 from gitops_agent.state.loadcache import load_snapshot
@@ -417,7 +424,7 @@ class Agent:
     def _inventories_after(self, report: SyncReport, *, full: bool) -> dict[str, Inventory]:
         """Every inventory after a full sync (one LIST); after a partial one, the synced units' (a GET
         each), so a push of one deployment does not read a thousand inventories."""
-        if full:
+        if full or len(report.units) > PER_UNIT_READS:
             return self.ledger.load_all()
         loaded = {u.unit: self.ledger.load(u.unit) for u in report.units}
         return {name: inventory for name, inventory in loaded.items() if inventory is not None}

@@ -45,6 +45,8 @@ from gitops_agent.state.revisions import (
 from gitops_agent.state.seed import load_or_create_seed
 
 DEFAULT_STATE_NAMESPACE = "gitops-agent"
+PER_UNIT_READS = 32
+"""A sync of at most this many units reads their inventories one by one, a bigger one lists them all."""
 
 
 class SyncState(enum.StrEnum):
@@ -197,9 +199,10 @@ def sync(
 def _inventories(
     ledger: RevisionLedger, load: RepositoryLoad, units: frozenset[str] | None
 ) -> dict[str, Inventory]:
-    """All inventories (one LIST), or for a sync of some units theirs and their rivals' (a GET each:
-    a rival's inventory says whether it holds a contested claim live)."""
-    if units is None:
+    """All inventories (one LIST), or for a sync of a few units theirs and their rivals' (a GET each:
+    a rival's inventory says whether it holds a contested claim live). Past PER_UNIT_READS units one
+    LIST is cheaper than the GETs (e.g. the watch cache's first re-list queues every unit)."""
+    if units is None or len(units) > PER_UNIT_READS:
         return ledger.load_all()
     rivals = {r for u in load.units if u.name in units for c in u.contests for r in c.rivals}
     loaded = {name: ledger.load(name) for name in sorted(units | rivals)}
