@@ -74,9 +74,11 @@ PREFIX = "/api/v1/deployments"
 _NAME = re.compile(NAME_PATTERN)
 
 
-def register_control_plane(router: Router, agent: Agent) -> None:
-    """The OpenAPI document, and the write routes (404 stubs when no API token is configured)."""
-    api = ControlPlaneApi(agent) if agent.config.api_token else None  # the UI makes its own
+def register_control_plane(router: Router, agent: Agent, writer: ControlPlaneApi) -> None:
+    """The OpenAPI document, and the write routes (404 stubs when no API token is configured).
+
+    `writer` is shared with the UI, so the API's and the browser's writes take one lock."""
+    api = writer if agent.config.api_token else None
     document = json.dumps(openapi_document(writes=api is not None), indent=2).encode()
     router.add("GET", "/api/v1/openapi.json", lambda _: Response(200, document, "application/json"))
     routes: list[tuple[str, str, Callable[[Request], Response]]] = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from gitops_agent.agent.http.api import register_control_plane
+from gitops_agent.agent.http.api import ControlPlaneApi, register_control_plane
 from gitops_agent.agent.http.server import Request, Response, Router
 from gitops_agent.agent.http.ui import register_ui
 from gitops_agent.agent.http.webhook import Verdict, WebhookVerifier
@@ -43,8 +43,9 @@ def build_router(agent: Agent) -> Router:
         lambda _: Response.json({"deployments": agent.board.deployments(), "view": agent.board.view}),
     )
     router.add("GET", "/api/v1/deployments/{name}", lambda request: _deployment(agent, request))
-    register_control_plane(router, agent)  # the write API (off, 404, without an API token)
-    register_ui(router, agent)  # the pages, sign-in and the browser's writes
+    writer = ControlPlaneApi(agent)  # one for the API and the UI: their writes are serialized together
+    register_control_plane(router, agent, writer)  # the write API (off, 404, without an API token)
+    register_ui(router, agent, writer)  # the pages, sign-in and the browser's writes
     return router
 
 

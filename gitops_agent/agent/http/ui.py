@@ -94,9 +94,9 @@ PageHandler = Callable[[Request, Session | None], Response]
 WriteHandler = Callable[[Request, Session, Form], Response]
 
 
-def register_ui(router: Router, agent: Agent) -> None:
-    """The pages, the sign-in and the UI's writes."""
-    ui = Ui(agent)
+def register_ui(router: Router, agent: Agent, writer: ControlPlaneApi) -> None:
+    """The pages, the sign-in and the UI's writes (through `writer`, the API's)."""
+    ui = Ui(agent, writer)
     router.add("GET", STYLESHEET_PATH, lambda _: Response(200, _STYLE, "text/css; charset=utf-8", _CACHED))
     router.add("GET", "/", ui.page(ui.index))
     router.add("GET", "/deployments/{name}", ui.page(ui.detail))
@@ -119,7 +119,7 @@ def register_ui(router: Router, agent: Agent) -> None:
 class Ui:
     """The handlers of one agent's UI."""
 
-    def __init__(self, agent: Agent) -> None:
+    def __init__(self, agent: Agent, writer: ControlPlaneApi) -> None:
         cfg = agent.config
         self.agent = agent
         token = cfg.ui_token
@@ -128,7 +128,7 @@ class Ui:
             if token
             else None
         )
-        self.api = ControlPlaneApi(agent)
+        self.api = writer
         self.public_read = cfg.ui.public_read or self.keeper is None
 
     # -- gates ----------------------------------------------------------------------------------
