@@ -83,7 +83,9 @@ def test_a_rollout_that_fails_and_rolls_back_is_three_messages_and_a_failure_sta
         ),
         timeout=90,
     )
-    wait_for(lambda: "research-assistant r1 Deployed" in _events(chat["slack"], "slack"), timeout=30)
+    for kind, receiver in chat.items():  # every sink delivered r1 before the slate is wiped
+        wait_for(lambda r=receiver, k=kind: "research-assistant r1 Deployed" in _events(r, k), timeout=30)
+    assert running.agent.notifications is not None and running.agent.notifications.drain()
     for receiver in (*chat.values(), forge):
         receiver.received.clear()
 
