@@ -18,7 +18,6 @@ import hashlib
 import hmac
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from typing import Any
 
 from gitops_agent.kube.client import KubeClient
 from gitops_agent.localcluster import LocalCluster
+from gitops_agent.localcluster.cluster import free_port
 
 SECRET = b"bench-webhook-secret"
 GIT_ENV = {
@@ -90,7 +90,7 @@ def running_agent(
     bare, clone = publish(work, repo)
     secret = work / "webhook-secret"
     secret.write_bytes(SECRET)
-    port = _free_port()
+    port = free_port()
     argv = [
         sys.executable, "-m", "gitops_agent", "run", "--repo", str(bare),
         "--kubeconfig", str(cluster.kubeconfig), "--state-namespace", "gitops-agent",
@@ -178,12 +178,6 @@ def _vmrss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # -- the raw-apply limit ------------------------------------------------------------------------

@@ -122,7 +122,7 @@ class ControlPlaneApi:
         """`action` behind the bearer token, with the edit errors turned into answers."""
 
         def handle(request: Request) -> Response:
-            if not self._authorized(request.headers):
+            if not self._authorized(request):
                 return json_response(
                     {"error": "a valid `Authorization: Bearer <token>` is required"}, 401, _CHALLENGE
                 )
@@ -135,8 +135,8 @@ class ControlPlaneApi:
 
         return handle
 
-    def _authorized(self, headers: Mapping[str, str]) -> bool:
-        scheme, _, token = _header(headers, "Authorization").strip().partition(" ")
+    def _authorized(self, request: Request) -> bool:
+        scheme, _, token = request.header("Authorization").strip().partition(" ")
         given = token.strip().encode("latin-1", errors="replace")  # http.server decodes as latin-1
         return bool(self._token) and hmac.compare_digest(given, self._token) and scheme.lower() == "bearer"
 
@@ -329,11 +329,6 @@ def _disabled(_: Request) -> Response:
     return json_response(
         {"error": "the control-plane API is disabled: start the agent with --api-token-file"}, 404
     )
-
-
-def _header(headers: Mapping[str, str], name: str) -> str:
-    lowered = name.lower()
-    return next((v for k, v in headers.items() if k.lower() == lowered), "")
 
 
 def _deployment_name(request: Request) -> str:

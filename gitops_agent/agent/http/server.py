@@ -51,6 +51,11 @@ class Request:
     body: bytes
     params: dict[str, str] = field(default_factory=dict)
 
+    def header(self, name: str) -> str:
+        """A header's value ("" when absent); names are case-insensitive."""
+        lowered = name.lower()
+        return next((v for k, v in self.headers.items() if k.lower() == lowered), "")
+
 
 @dataclass(frozen=True)
 class Response:

@@ -478,8 +478,7 @@ def _to_sign_in(request: Request) -> Response:
 
 def _same_origin(request: Request) -> bool:
     """A browser's Origin (when it sends one) names this host: a cross-site post is refused."""
-    origin = next((v for k, v in request.headers.items() if k.lower() == "origin"), "")
-    host = next((v for k, v in request.headers.items() if k.lower() == "host"), "")
+    origin, host = request.header("Origin"), request.header("Host")
     if not origin:
         return True
     return origin != "null" and urllib.parse.urlsplit(origin).netloc == host
