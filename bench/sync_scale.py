@@ -548,6 +548,7 @@ def bench_extras(work: Path, setup: Setup, args: argparse.Namespace) -> dict[str
             "push_to_live_p50": round(run.quantile(50), 3),
             "push_to_live_p95": round(run.quantile(95), 3),
             "push_to_live_max": round(max(run.latencies[: run.timed]), 3),
+            "push_to_live_seconds": [round(x, 3) for x in run.latencies[: run.timed]],
             "timed_pushes": run.timed,
             "pushes": run.pushes,
             "rss_converged_mb": round(run.rss_converged_mb, 1),

@@ -104,15 +104,18 @@ class Agent:
             owner=config.instance,
         )
         self.outcomes = Outcomes()
-        events = EventsSink(self.events, repository_configmap=self.repository.name)
-        for sink in (MetricsSink(self.metrics), BoardSink(self.board), events, LogSink()):
+        self.events_sink = EventsSink(self.events, repository_configmap=self.repository.name)
+        for sink in (MetricsSink(self.metrics), BoardSink(self.board), self.events_sink, LogSink()):
             self.outcomes.subscribe(sink)
         self.notifications: NotificationsSink | None = None
         if config.notify is not None and config.notify.enabled:
             self.notifications = NotificationsSink(config.notify, config.repo)
             self.outcomes.subscribe(self.notifications)
         self.tracker = RolloutTracker(
-            self._read_live, on_health=self._record_health, on_settled=self._settled_rollout
+            self._read_live,
+            on_health=self._record_health,
+            on_settled=self._settled_rollout,
+            ready=self._watch_synced,
         )
         self.watch = WatchCache(
             kube, on_drift=self._on_drift, on_change=self.tracker.poke, on_resume=self._on_apiserver_back
@@ -205,6 +208,7 @@ class Agent:
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
+        self.events_sink.drain(max(0.0, min(5.0, deadline - time.monotonic())))
         if self.notifications is not None:  # what is queued gets a last chance, then the threads end
             self.notifications.drain(max(0.0, min(5.0, deadline - time.monotonic())))
             self.notifications.stop()
@@ -360,7 +364,12 @@ class Agent:
         live = None if batch.full and not self.watch.watching() else self.watch
         with self._apply_lock, log_context(commit=snapshot.short_commit):
             report = sync(
-                self.kube, snapshot, options, live=live, on_unit=lambda r: self._on_unit(r, snapshot)
+                self.kube,
+                snapshot,
+                options,
+                live=live,
+                on_unit=lambda r: self._on_unit(r, snapshot),
+                on_desired=self.watch.expect,
             )
         if batch.full:
             self.backoff.reset(FULL)
@@ -382,14 +391,12 @@ class Agent:
             elif changed and result.state is SyncState.SYNCED:
                 self.outcomes.emit(DriftCorrected(result.unit, changed))
             if result.state is SyncState.SYNCED and not self.board.health_known(result.unit):
-                self._first_health(result)
+                # first seen, maybe without a rollout to track (an agent restart): judged once, from
+                # the watch cache once it holds the unit's objects (not a GET per object now)
+                self.tracker.observe(result.unit, result.keys)
 
-    def _first_health(self, result: UnitResult) -> None:
-        """A deployment first seen without a rollout to track (an agent restart): judge it once."""
-        try:
-            self._record_health(self.tracker.judge(result.unit, result.keys))
-        except GitopsAgentError as err:
-            log.warning("health check failed: %s", err)
+    def _watch_synced(self) -> bool:
+        return self.watch.synced()
 
     def _read_live(self, key: ObjectKey) -> Live | None:
         """From the watch cache; a GET only for kinds or namespaces it does not watch (yet)."""

@@ -1,17 +1,24 @@
 """A watch-fed cache of the objects the agent owns: the self-heal trigger and a zero-request LiveView.
 
 One stream per (namespace, kind): LIST (label-selected on our managed-by label), then WATCH from the
-list's resourceVersion with bookmarks; a 410 Gone (history compacted) re-lists, any other error
-re-lists after a back-off. Changes that are not only status (someone scaled, edited, deleted an owned
-object) call `on_drift(unit)` so the controller re-syncs that deployment; the sync itself then reads
-live objects from here instead of the apiserver.
+list's resourceVersion with bookmarks, resumed from the last version seen each time it times out; a
+410 Gone (history compacted) re-lists, any other error re-lists after a back-off. Changes that are
+not only status (someone scaled, edited, deleted an owned object) call `on_drift(unit)` so the
+controller re-syncs that deployment; the sync itself then reads live objects from here instead of
+the apiserver.
+
+The sync tells the cache what it makes each object to be (`expect`, before it writes). An object that
+holds every field of that is not drift — a sync of its deployment would find it unchanged — whether it
+comes from the agent's own write or from the first list of a stream: a push re-syncs its deployment
+once, not twice, and the first list after the first sync queues only the deployments changed since,
+not all of them.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from gitops_agent.core.errors import ClusterError
@@ -19,11 +26,13 @@ from gitops_agent.core.kinds import watched_kinds
 from gitops_agent.core.labels import LABEL_DEPLOYMENT
 from gitops_agent.core.logs import get_logger
 from gitops_agent.core.objects import ObjectKey
-from gitops_agent.engine.diff import comparable
+from gitops_agent.engine.diff import comparable, desired_in_live
 from gitops_agent.engine.live import OWNED_SELECTOR
 from gitops_agent.kube.client import GoneError, KubeClient, NotFoundError
 
 log = get_logger("watch")
+WATCH_SECONDS = 240
+"""How long one watch request runs before it is resumed (from the last version it saw)."""
 UNSERVED_RETRY_SECONDS = 60.0
 """How often a stream of a kind the apiserver does not serve (no CRD) looks again."""
 
@@ -50,6 +59,8 @@ class WatchCache:
         self.retry_seconds = retry_seconds
         self._objects: dict[ObjectKey, dict[str, Any]] = {}
         self._synced: set[Stream] = set()
+        self._expected: dict[ObjectKey, Mapping[str, Any]] = {}
+        """What the agent's sync is making each object (its desired manifest), until seen so."""
         self._threads: dict[Stream, threading.Thread] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -63,6 +74,11 @@ class WatchCache:
         if found is not None:
             return True, found
         return False, None  # absent from *our* objects: a namesake we do not own may exist; GET it
+
+    def expect(self, key: ObjectKey, desired: Mapping[str, Any]) -> None:
+        """The sync makes `key` what `desired` says: a version of it that holds all that is not drift."""
+        with self._lock:
+            self._expected[key] = desired
 
     def watching(self) -> bool:
         """Whether any stream was started (the first sync's namespaces are watched after it)."""
@@ -79,8 +95,14 @@ class WatchCache:
                     thread = threading.Thread(
                         target=self._run, args=(stream,), daemon=True, name=f"watch-{kind}-{namespace}"
                     )
-                    self._threads[stream] = thread
+                    with self._lock:
+                        self._threads[stream] = thread
                     thread.start()
+
+    def synced(self) -> bool:
+        """Whether streams were started and every one has listed at least once."""
+        with self._lock:
+            return bool(self._threads) and set(self._threads) <= self._synced
 
     def wait_synced(self, timeout: float) -> bool:
         """True once every started stream has listed at least once."""
@@ -98,27 +120,37 @@ class WatchCache:
     def _run(self, stream: Stream) -> None:
         namespace, api_version, kind = stream
         failing = unserved = False
+        version = ""  # where the watch resumes; "" lists first
         while not self._stop.is_set():
             try:
-                version = self._relist(stream)
-                if failing and self.on_resume is not None:
-                    self.on_resume()
-                failing = False
+                if not version:
+                    version = self._relist(stream)
+                    if failing and self.on_resume is not None:
+                        self.on_resume()
+                    failing = False
+                started = time.monotonic()
                 events = self.kube.watch(
                     api_version,
                     kind,
                     namespace=namespace,
                     label_selector=OWNED_SELECTOR,
                     resource_version=version,
-                    timeout_seconds=240,
+                    timeout_seconds=WATCH_SECONDS,
                 )
                 for event_type, obj in events:
                     if self._stop.is_set():
                         return
+                    version = obj.get("metadata", {}).get("resourceVersion") or version
                     self._apply_event(event_type, obj, api_version, kind)
+                # the watch timed out: resume from the last version seen (bookmarks keep it fresh),
+                # as client-go's reflector does, instead of listing every object again
+                if time.monotonic() - started < 1.0:
+                    self._stop.wait(self.retry_seconds)  # ended at once: do not spin
             except GoneError:
-                continue  # compacted: list again
+                version = ""  # compacted: list again
+                continue
             except NotFoundError as err:  # a custom resource whose CRD is not installed (yet)
+                version = ""
                 if not unserved:
                     log.info(
                         "not watching %s in %s: %s; checking again every %.0f s",
@@ -134,7 +166,7 @@ class WatchCache:
             except ClusterError as err:
                 if self._stop.is_set():
                     return
-                failing = True
+                failing, version = True, ""
                 log.warning("watch of %s in %s failed, re-listing: %s", kind, namespace, err)
                 self._stop.wait(self.retry_seconds)
 
@@ -146,10 +178,13 @@ class WatchCache:
             first = stream not in self._synced
             mine = {k: v for k, v in self._objects.items() if (k.namespace, k.api_version, k.kind) == stream}
             for key in mine.keys() - fresh.keys():
+                self._expected.pop(key, None)
                 self._notify(self._objects.pop(key))  # deleted while we were not watching
             for key, obj in fresh.items():
-                # Changed while we were not watching; on the first list, anything may have drifted since
-                # the sync that started this stream, so every unit gets one (cheap, no-op) check.
+                if self._is_expected(key, obj):
+                    continue  # as the agent makes it
+                # Changed while we were not watching; on the first list, what the sync did not leave
+                # as it is now may have drifted since that sync: its unit gets one check.
                 if first or key not in mine or comparable(mine[key]) != comparable(obj):
                     self._notify(obj)
             self._objects.update(fresh)
@@ -166,16 +201,27 @@ class WatchCache:
         key = ObjectKey.of(obj)
         with self._lock:
             old = self._objects.get(key)
+            own = event_type != "DELETED" and self._is_expected(key, obj)
             if event_type == "DELETED":
                 self._objects.pop(key, None)
+                self._expected.pop(key, None)
             else:
                 self._objects[key] = obj
-        if event_type == "DELETED" or old is None or comparable(old) != comparable(obj):
+        if not own and (event_type == "DELETED" or old is None or comparable(old) != comparable(obj)):
             self._notify(obj)
         elif self.on_change is not None:
             unit = _unit_of(obj)
             if unit:
                 self.on_change(unit)
+
+    def _is_expected(self, key: ObjectKey, obj: Mapping[str, Any]) -> bool:
+        """Whether `obj` is what the sync made it (then the expectation is used up: a later change
+        is judged against the cached object, as any other). Called with the lock held."""
+        desired = self._expected.get(key)
+        if desired is None or not desired_in_live(desired, obj):
+            return False
+        del self._expected[key]  # a manifest per object would cost ~20 MB per 1,000 deployments
+        return True
 
     def _notify(self, obj: dict[str, Any]) -> None:
         unit = _unit_of(obj)

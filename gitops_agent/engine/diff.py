@@ -204,10 +204,16 @@ def yaml_diff(key: ObjectKey, before: Mapping[str, Any] | None, after: Mapping[s
     return "".join(lines)
 
 
+_DUMPER: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+"""libyaml's emitter when PyYAML has it (its wheels do): the same text as the pure-Python one (the
+representer is the same), ~4.5x faster, which a cold sync of thousands of objects (a create's diff is
+the whole object) feels."""
+
+
 def _yaml_lines(obj: Any) -> list[str]:
     if obj is None:
         return []
-    text = yaml.safe_dump(obj, sort_keys=True, default_flow_style=False, width=4096)
+    text = yaml.dump(obj, Dumper=_DUMPER, sort_keys=True, default_flow_style=False, width=4096)
     return text.splitlines(keepends=True)
 
 

@@ -47,6 +47,7 @@ from gitops_agent.state.seed import load_or_create_seed
 DEFAULT_STATE_NAMESPACE = "gitops-agent"
 PER_UNIT_READS = 32
 """A sync of at most this many units reads their inventories one by one, a bigger one lists them all."""
+OnDesired = Callable[[ObjectKey, Mapping[str, Any]], None]
 
 
 class SyncState(enum.StrEnum):
@@ -158,8 +159,12 @@ def sync(
     live: LiveView | None = None,
     on_unit: Callable[[UnitResult], None] | None = None,
     restore: Restore | None = None,
+    on_desired: OnDesired | None = None,
 ) -> SyncReport:
     """Converge the cluster to `snapshot` (or, with dry_run, report what that would change).
+
+    `on_desired(key, manifest)` hears what each object is made to be, before it is applied (the
+    running agent's watch cache tells its own writes from drift by it).
 
     With `restore`, the one unit in `options.units` is put back on `restore.target` (rendered from
     `snapshot`, checked out at the target's commit) through the same plan, apply, prune and record.
@@ -175,10 +180,11 @@ def sync(
     for result in unrendered:
         _report(on_unit, result)
     self_heal = load.settings.sync.self_heal if options.self_heal is None else options.self_heal
+    credits = _credits(snapshot, rendered, inventories, _sources(load), restore)
     with ThreadPoolExecutor(options.workers * 2, thread_name_prefix="object") as pool:
         context = _UnitContext(
             kube, snapshot, options, pool, live or ListedLive.prefetch(kube, _keys(rendered, inventories)),
-            _namespace_access(kube, rendered), self_heal, restore, on_unit, _sources(load),
+            _namespace_access(kube, rendered), self_heal, restore, on_unit, credits, on_desired,
         )  # fmt: skip
         with ThreadPoolExecutor(options.workers, thread_name_prefix="unit") as unit_pool:
             synced = list(unit_pool.map(lambda r: sync_unit(context, r, inventories.get(r.name)), rendered))
@@ -222,8 +228,9 @@ class _UnitContext:
     self_heal: bool
     restore: Restore | None
     on_unit: Callable[[UnitResult], None] | None
-    sources: Mapping[str, tuple[str, ...]]
-    """Each unit's files (what it renders from, with the settings file)."""
+    credits: Mapping[str, CommitInfo]
+    """The commit each unit's new revision is credited to (`_credits`)."""
+    on_desired: OnDesired | None = None
 
 
 def _report(on_unit: Callable[[UnitResult], None] | None, result: UnitResult) -> UnitResult:
@@ -361,9 +368,8 @@ def sync_unit(
     """
     name = rendered.name
     try:
-        revision = plan_revision(
-            inventory, rendered.spec_hash, _credit(context, rendered, inventory), restore=context.restore
-        )
+        credit = context.credits.get(name, context.snapshot.info)
+        revision = plan_revision(inventory, rendered.spec_hash, credit, restore=context.restore)
     except GitopsAgentError as err:
         return _report(context.on_unit, UnitResult(name, SyncState.FAILED, error=f"{name}: {err}")), None
     if revision.held:
@@ -385,6 +391,9 @@ def sync_unit(
             note = "" if context.options.dry_run else "drift left alone: self-heal is off"
             state = SyncState.SYNCED if unchanged else SyncState.OUT_OF_SYNC
             return _report(context.on_unit, replace(result, state=state, note=note)), None
+        if context.on_desired is not None:  # before the writes: their watch events follow
+            for planned in plan:
+                context.on_desired(planned.key, planned.desired)
         done = apply_plan(
             context.kube,
             context.pool,
@@ -402,13 +411,29 @@ def sync_unit(
     return _report(context.on_unit, result), kept
 
 
-def _credit(context: _UnitContext, rendered: RenderedUnit, inventory: Inventory | None) -> CommitInfo:
-    """The newest commit that changed what the unit renders from, since its last revision."""
-    latest = inventory.latest if inventory else None
-    if context.restore is not None or (latest is not None and latest.spec_hash == rendered.spec_hash):
-        return context.snapshot.info  # a restore, or not a new revision: nothing to credit
-    paths = (*context.sources.get(rendered.name, ()), SETTINGS_FILE)
-    return context.snapshot.credit(paths, since=latest.commit if latest else None)
+def _credits(
+    snapshot: Snapshot,
+    rendered: Iterable[RenderedUnit],
+    inventories: Mapping[str, Inventory],
+    sources: Mapping[str, tuple[str, ...]],
+    restore: Restore | None,
+) -> dict[str, CommitInfo]:
+    """For each unit with a new revision, the newest commit that changed what it renders from since
+    its last revision (units with the same last commit are asked together: one walk of the history).
+    A restore, or a unit whose spec did not change, has nothing to credit (the snapshot's commit)."""
+    if restore is not None:
+        return {}
+    by_since: dict[str | None, dict[str, tuple[str, ...]]] = {}
+    for unit in rendered:
+        inventory = inventories.get(unit.name)
+        latest = inventory.latest if inventory else None
+        if latest is None or latest.spec_hash != unit.spec_hash:
+            since = latest.commit if latest else None
+            by_since.setdefault(since, {})[unit.name] = (*sources.get(unit.name, ()), SETTINGS_FILE)
+    credits: dict[str, CommitInfo] = {}
+    for since, paths in by_since.items():
+        credits |= snapshot.credits(paths, since=since)
+    return credits
 
 
 def agent_image(manifests: Iterable[Mapping[str, Any]], unit: str) -> str:

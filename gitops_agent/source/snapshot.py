@@ -7,7 +7,7 @@ both sources must refuse the same escapes (`..`, absolute paths, symlinks out of
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -35,6 +35,12 @@ class CommitLog(Protocol):
     def last_change(self, paths: Sequence[str], *, since: str | None) -> CommitInfo | None:
         """The newest commit up to the snapshot that changed any of `paths` (relative to the snapshot's
         root), after `since` when that is an ancestor; None when none did."""
+        ...
+
+    def last_changes(
+        self, paths: Mapping[str, Sequence[str]], *, since: str | None
+    ) -> dict[str, CommitInfo | None]:
+        """`last_change` for each named set of paths (one walk of the history where it can)."""
         ...
 
     def changed_paths(self, since: str) -> frozenset[str] | None:
@@ -68,6 +74,11 @@ class Snapshot:
         `since`), else the snapshot's own commit (a folder source, or nothing in range touched them)."""
         found = self.log.last_change(paths, since=since) if self.log is not None else None
         return found or self.info
+
+    def credits(self, paths: Mapping[str, Sequence[str]], *, since: str | None) -> dict[str, CommitInfo]:
+        """`credit` for each named set of paths, since the same commit."""
+        found = self.log.last_changes(paths, since=since) if self.log is not None else {}
+        return {name: found.get(name) or self.info for name in paths}
 
     @property
     def short_commit(self) -> str:

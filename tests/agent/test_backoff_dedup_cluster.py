@@ -67,6 +67,7 @@ def test_a_revision_is_announced_once_even_when_its_sync_is_reported_again(  # t
     running.agent._on_unit(first.result, first.snapshot)  # the retry reports it again
     deploying = [o for o in recorder.of(RevisionDeploying) if isinstance(o, RevisionDeploying)]
     assert [o.result.unit for o in deploying].count("support-bot") == 1
+    assert running.agent.events_sink.drain(10)  # Events are posted in the background
     events = [
         e
         for e in repo.kube.list("v1", "Event", namespace=ns).items

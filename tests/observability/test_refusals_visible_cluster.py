@@ -59,7 +59,7 @@ def test_a_refused_prune_shows_everywhere_and_its_deployments_are_out_of_sync(  
     assert "gitops_agent_prune_refused 1.0" in running.get("/metrics")[1].decode()
     page = running.get("/")[1].decode()
     assert "id='prune-refused'" in page and "refusing to prune" in page
-    events = _events(repo.kube, ns, "PruneRefused")
+    events = wait_for(lambda: _events(repo.kube, ns, "PruneRefused"), timeout=10)  # posted in the background
     assert events and events[0]["type"] == "Warning" and "refusing to prune" in events[0]["message"]
     assert events[0]["involvedObject"]["name"] == "gitops-agent-repository"
 
@@ -98,7 +98,7 @@ def test_a_broken_settings_file_leaves_every_deployment_out_of_sync_with_the_rea
     for name in (*DEPLOYMENTS, "manifests"):
         assert rows[name]["sync_state"] == "OutOfSync", rows[name]
         assert rows[name]["note"].startswith("not synced: the repository has problems: gitops-agent.yaml:")
-    assert _events(repo.kube, ns, "RepositoryInvalid")
+    assert wait_for(lambda: _events(repo.kube, ns, "RepositoryInvalid"), timeout=10)
     code, out = _status_exit(["--agent-url", running.url], capsys)
     assert code == 1 and "repository problem: gitops-agent.yaml:" in out
 

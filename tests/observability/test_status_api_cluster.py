@@ -60,6 +60,8 @@ def test_the_status_api_reports_every_field_and_the_cli_reads_it(  # type: ignor
     assert set(rows) == {"billing-agent", "manifests", "research-assistant", "support-bot"}
     assert all(set(d) == SUMMARY_FIELDS for d in rows.values())
 
+    # health is judged from the watch cache once it has listed (right after the first sync)
+    wait_for(lambda: all(d["health"] != "Unknown" for d in running.agent.board.deployments()))
     status, detail = _json(running, "/api/v1/deployments/support-bot")
     assert status == 200 and set(detail) == SUMMARY_FIELDS | {"objects", "history", "last_diff"}
     assert (detail["namespace"], detail["revision"], detail["commit"]) == (ns, 1, sha)

@@ -1,8 +1,16 @@
-"""Outcomes → Kubernetes Events on the deployment's Deployment, or about the repository (`agent.events`)."""
+"""Outcomes → Kubernetes Events on the deployment's Deployment, or about the repository (`agent.events`).
+
+Events are posted on a thread of their own, in the order the outcomes came: emitting returns at once,
+so a cold sync of a thousand deployments (a thousand RevisionDeploying Events, each a POST and maybe a
+GET) does not wait for them. Events are best effort: beyond QUEUE_LIMIT waiting (an apiserver that
+stopped answering), newer ones are dropped and counted in a warning.
+"""
 
 from __future__ import annotations
 
+import queue
 import threading
+import time
 
 from gitops_agent.agent.events import EventReason, EventRecorder
 from gitops_agent.agent.outcomes import (
@@ -17,9 +25,17 @@ from gitops_agent.agent.outcomes import (
     RolledBack,
     UnitSynced,
 )
+from gitops_agent.core.logs import get_logger
 from gitops_agent.engine.diff import Action
 from gitops_agent.reconcile.sync import SyncState
 from gitops_agent.state.repository import RepositoryStatus
+
+log = get_logger("events")
+QUEUE_LIMIT = 10_000
+_POSTED = (
+    UnitSynced, RevisionDeploying, RevisionDeployed, DriftCorrected, Pruned, RolledBack,
+    RevisionDeployFailed, RepositorySynced, FetchFailed,
+)  # fmt: skip
 
 
 class EventsSink:
@@ -30,8 +46,45 @@ class EventsSink:
         self.repository_configmap = repository_configmap
         self._namespaces: dict[str, str] = {}
         self._lock = threading.Lock()
+        self._queue: queue.Queue[Outcome] = queue.Queue(QUEUE_LIMIT)
+        self._thread: threading.Thread | None = None
+        self._dropped = 0
 
     def handle(self, outcome: Outcome) -> None:
+        """Queue the outcome for the poster thread (started with the first one)."""
+        if not isinstance(outcome, _POSTED):
+            return
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="events", daemon=True)
+                self._thread.start()
+        try:
+            self._queue.put_nowait(outcome)
+        except queue.Full:
+            self._dropped += 1
+            if self._dropped % 1000 == 1:
+                log.warning("Events are not getting through: %d dropped so far", self._dropped)
+
+    def drain(self, timeout: float = 30.0) -> bool:
+        """Wait until every queued outcome was posted or given up (tests, shutdown)."""
+        deadline = time.monotonic() + timeout
+        while self._queue.unfinished_tasks:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
+    def _run(self) -> None:
+        while True:
+            outcome = self._queue.get()
+            try:
+                self._post_for(outcome)
+            except Exception:
+                log.exception("could not post the Event for %s", type(outcome).__name__)
+            finally:
+                self._queue.task_done()
+
+    def _post_for(self, outcome: Outcome) -> None:
         match outcome:
             case UnitSynced(result=result):
                 if result.namespace:

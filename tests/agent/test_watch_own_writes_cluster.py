@@ -1,0 +1,91 @@
+"""The watch cache tells the agent's own writes from drift (`WatchCache.expect`), on a real apiserver.
+
+Before, the first list of every stream queued every deployment for a check (1,000 syncs right after
+the first convergence of 1,000 deployments), and each push's own write came back as drift and
+re-synced its deployment a second time. An object is drift when it no longer holds every field the
+sync made it to be (what a re-sync would find changed).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from gitops_agent.agent.watchcache import WatchCache
+from gitops_agent.core.labels import LABEL_DEPLOYMENT, LABEL_MANAGED_BY, MANAGED_BY
+from gitops_agent.core.objects import ObjectKey
+from gitops_agent.kube.client import KubeClient
+
+
+def _config_map(name: str, value: str) -> dict[str, Any]:
+    labels = {LABEL_MANAGED_BY: MANAGED_BY, LABEL_DEPLOYMENT: name}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": "", "labels": labels},
+        "data": {"value": value},
+    }
+
+
+class Drift:
+    def __init__(self) -> None:
+        self.units: list[str] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, unit: str) -> None:
+        with self.lock:
+            self.units.append(unit)
+
+    def seen(self) -> list[str]:
+        with self.lock:
+            return sorted(set(self.units))
+
+
+def _manifest(namespace: str, name: str, value: str) -> dict[str, Any]:
+    manifest = _config_map(name, value)
+    manifest["metadata"]["namespace"] = namespace
+    return manifest
+
+
+def _apply(kube: KubeClient, namespace: str, name: str, value: str) -> dict[str, Any]:
+    return kube.apply(_manifest(namespace, name, value), force=True)
+
+
+def _wait(condition: Any, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met"
+        time.sleep(0.05)
+
+
+def test_only_what_changed_since_the_agent_left_it_is_drift(kube: KubeClient, namespace: str) -> None:
+    drift = Drift()
+    watch = WatchCache(kube, on_drift=drift, retry_seconds=0.1)
+    for name in ("as-left", "changed-since", "unknown"):
+        desired = _manifest(namespace, name, "1")
+        if name != "unknown":
+            watch.expect(ObjectKey.of(desired), desired)  # as the sync does, before it writes
+        kube.apply(desired, force=True)
+    _apply(kube, namespace, "changed-since", "2")  # someone else, before the stream started
+    try:
+        watch.ensure([namespace])
+        assert watch.wait_synced(15)
+        # the first list: the object left as the sync left it is not drift; the other two are
+        assert drift.seen() == ["changed-since", "unknown"]
+        drift.units.clear()
+
+        # the agent's own write: no drift
+        desired = _manifest(namespace, "as-left", "own write")
+        watch.expect(ObjectKey.of(desired), desired)
+        kube.apply(desired, force=True)
+        # someone else's write to another object: drift
+        _apply(kube, namespace, "unknown", "someone else")
+        _wait(lambda: "unknown" in drift.seen())
+        time.sleep(0.5)  # the own write's event has certainly arrived by now
+        assert drift.seen() == ["unknown"]
+        # a later outside change to the object the agent wrote is drift again
+        _apply(kube, namespace, "as-left", "edited by hand")
+        _wait(lambda: "as-left" in drift.seen())
+    finally:
+        watch.stop()
