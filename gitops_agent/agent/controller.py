@@ -57,6 +57,7 @@ from gitops_agent.engine.apply import ApplyOptions
 from gitops_agent.engine.diff import Action, ObjectChange
 from gitops_agent.engine.health import Health, Live, UnitHealth
 from gitops_agent.kube.client import KubeClient
+from gitops_agent.manifests import RepositoryLoad
 from gitops_agent.reconcile.changes import changed_units
 from gitops_agent.reconcile.rollback import restore_held, roll_back
 from gitops_agent.reconcile.sync import (
@@ -77,6 +78,15 @@ log = get_logger("controller")
 SOURCE_KEY = "__source__"
 MONITOR_GRACE_SECONDS = 30.0
 APPLIED = (Action.CREATE, Action.UPDATE)
+
+
+def _namespaces(load: RepositoryLoad) -> set[str]:
+    """The namespaces the repository's deployments and plain objects say they go to."""
+    found = {u.deployment.namespace for u in load.units if u.deployment is not None}
+    default = load.settings.namespace if load.settings is not None else ""
+    plain = (o.get("metadata", {}).get("namespace") for u in load.units for o in u.plain_objects)
+    found |= {str(namespace or default) for namespace in plain}
+    return {namespace for namespace in found if namespace}
 
 
 class Agent:
@@ -359,9 +369,14 @@ class Agent:
         options = self._sync_options(None if batch.full else batch.units)
         started = time.monotonic()
         # The watch cache holds our objects once its streams run, and cannot tell an absent object
-        # from a namesake it does not watch (so each is a GET). The first full sync, before any
-        # stream runs, lists every rendered kind per namespace instead, as a one-shot sync does.
-        live = None if batch.full and not self.watch.watching() else self.watch
+        # from a namesake it does not watch (so each is a GET). The first full sync lists every
+        # rendered kind per namespace instead, as a one-shot sync does; the streams start just
+        # before it, so its writes reach the cache as they happen (and are no drift: `expect`)
+        # instead of in one burst of LISTs after it.
+        first = batch.full and not self.watch.watching()
+        live = None if first else self.watch
+        if first:
+            self.watch.ensure(_namespaces(load_snapshot(snapshot)))
         with self._apply_lock, log_context(commit=snapshot.short_commit):
             report = sync(
                 self.kube,

@@ -232,22 +232,32 @@ class KubeClient:
         self, api_version: str, kind: str, *, namespace: str = "", label_selector: str = ""
     ) -> ObjectList:
         """All objects of a kind (in a namespace, or cluster-wide), paging through large lists."""
-        rtype = self.resource_type(api_version, kind)
         items: list[Manifest] = []
+        resource_version = ""
+        for page in self.pages(api_version, kind, namespace=namespace, label_selector=label_selector):
+            items += page.items
+            resource_version = page.resource_version
+        return ObjectList(tuple(items), resource_version)
+
+    def pages(
+        self, api_version: str, kind: str, *, namespace: str = "", label_selector: str = ""
+    ) -> Iterator[ObjectList]:
+        """A LIST page by page (500 objects each), as they arrive, for callers that need not hold
+        them all at once; the last page's resource version is the list's."""
+        rtype = self.resource_type(api_version, kind)
         query: list[tuple[str, str]] = [("limit", "500")]
         if label_selector:
             query.append(("labelSelector", label_selector))
-        resource_version = ""
         while True:
             page = self._request("GET", rtype.path(namespace), query=query, what=f"list {rtype.plural}")
-            for item in page.get("items", []):
+            items = page.get("items", [])
+            for item in items:
                 item.setdefault("apiVersion", api_version)
                 item.setdefault("kind", kind)
-                items.append(item)
-            resource_version = page.get("metadata", {}).get("resourceVersion", "")
             token = page.get("metadata", {}).get("continue")
+            yield ObjectList(tuple(items), page.get("metadata", {}).get("resourceVersion", ""))
             if not token:
-                return ObjectList(tuple(items), resource_version)
+                return
             query = [q for q in query if q[0] != "continue"] + [("continue", token)]
 
     def watch(
