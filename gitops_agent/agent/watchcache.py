@@ -8,10 +8,11 @@ controller re-syncs that deployment; the sync itself then reads live objects fro
 the apiserver.
 
 The sync tells the cache what it makes each object to be (`expect`, before it writes). An object that
-holds every field of that is not drift — a sync of its deployment would find it unchanged — whether it
-comes from the agent's own write or from the first list of a stream: a push re-syncs its deployment
-once, not twice, and the first list after the first sync queues only the deployments changed since,
-not all of them.
+holds every field of that is not drift — a sync of its deployment would find it unchanged — whether
+the change came from the agent's own write, a controller (a revision annotation, replicas an
+autoscaler owns, status) or anything else, and whether it is seen in an event or in a list: a push
+syncs its deployment once, not twice, and a first convergence syncs each deployment once. Objects the
+sync has not described (before its first sync) are compared with their previous version instead.
 """
 
 from __future__ import annotations
@@ -30,8 +31,12 @@ from gitops_agent.core.objects import ObjectKey
 from gitops_agent.engine.diff import comparable, desired_in_live
 from gitops_agent.engine.live import OWNED_SELECTOR
 from gitops_agent.kube.client import GoneError, KubeClient, NotFoundError
+from gitops_agent.state.inventory import LABEL_INVENTORY
 
 log = get_logger("watch")
+WATCHED = f"{OWNED_SELECTOR},!{LABEL_INVENTORY}"
+"""What the streams watch: the objects the agent owns, but not its inventories (the agent's own
+bookkeeping, written after every sync: not drift, and not something a sync would put back)."""
 WATCH_SECONDS = 240
 """How long one watch request runs before it is resumed (from the last version it saw)."""
 UNSERVED_RETRY_SECONDS = 60.0
@@ -62,8 +67,8 @@ class WatchCache:
         """Each object as compact JSON text: a sixth of what the decoded dicts weigh (5,750 objects,
         1,000 deployments: ~10 MB instead of ~58 MB); decoding one on lookup takes microseconds."""
         self._synced: set[Stream] = set()
-        self._expected: dict[ObjectKey, Mapping[str, Any]] = {}
-        """What the agent's sync is making each object (its desired manifest), until seen so."""
+        self._expected: dict[ObjectKey, str] = {}
+        """What the agent's last sync made each object (its desired manifest, as compact JSON)."""
         self._threads: dict[Stream, threading.Thread] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -80,8 +85,9 @@ class WatchCache:
 
     def expect(self, key: ObjectKey, desired: Mapping[str, Any]) -> None:
         """The sync makes `key` what `desired` says: a version of it that holds all that is not drift."""
+        text = _text(desired)
         with self._lock:
-            self._expected[key] = desired
+            self._expected[key] = text
 
     def watching(self) -> bool:
         """Whether any stream was started (the first sync's namespaces are watched after it)."""
@@ -136,7 +142,7 @@ class WatchCache:
                     api_version,
                     kind,
                     namespace=namespace,
-                    label_selector=OWNED_SELECTOR,
+                    label_selector=WATCHED,
                     resource_version=version,
                     timeout_seconds=WATCH_SECONDS,
                 )
@@ -181,7 +187,7 @@ class WatchCache:
         version = ""
         with self._lock:
             first = stream not in self._synced
-        for page in self.kube.pages(api_version, kind, namespace=namespace, label_selector=OWNED_SELECTOR):
+        for page in self.kube.pages(api_version, kind, namespace=namespace, label_selector=WATCHED):
             version = page.resource_version
             for item in page.items:
                 obj = _slim(item)
@@ -232,13 +238,9 @@ class WatchCache:
                 self.on_change(unit)
 
     def _is_expected(self, key: ObjectKey, obj: Mapping[str, Any]) -> bool:
-        """Whether `obj` is what the sync made it (then the expectation is used up: a later change
-        is judged against the cached object, as any other). Called with the lock held."""
+        """Whether `obj` holds everything the sync made it. Called with the lock held."""
         desired = self._expected.get(key)
-        if desired is None or not desired_in_live(desired, obj):
-            return False
-        del self._expected[key]  # a manifest per object would cost ~20 MB per 1,000 deployments
-        return True
+        return desired is not None and desired_in_live(json.loads(desired), obj)
 
     def _notify(self, obj: dict[str, Any]) -> None:
         unit = _unit_of(obj)

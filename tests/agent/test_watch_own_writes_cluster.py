@@ -12,10 +12,14 @@ import threading
 import time
 from typing import Any
 
+from agent_harness import wait_for
+from sync_repo import DeploymentsRepo
+
 from gitops_agent.agent.watchcache import WatchCache
 from gitops_agent.core.labels import LABEL_DEPLOYMENT, LABEL_MANAGED_BY, MANAGED_BY
 from gitops_agent.core.objects import ObjectKey
 from gitops_agent.kube.client import KubeClient
+from gitops_agent.localcluster import LocalCluster
 
 
 def _config_map(name: str, value: str) -> dict[str, Any]:
@@ -89,3 +93,42 @@ def test_only_what_changed_since_the_agent_left_it_is_drift(kube: KubeClient, na
         _wait(lambda: "as-left" in drift.seen())
     finally:
         watch.stop()
+
+
+def _syncs(running: Any, unit: str) -> float:
+    registry = running.agent.metrics.registry
+    return float(
+        registry.get_sample_value(
+            "gitops_agent_sync_operations_total", {"deployment": unit, "result": "success"}
+        )
+        or 0
+    )
+
+
+def test_a_first_convergence_and_a_push_each_sync_a_deployment_once(  # type: ignore[no-untyped-def]
+    cluster: LocalCluster, deployments_repo: DeploymentsRepo, start_agent
+) -> None:
+    """The watches start before the first sync and hear its writes as what the sync made: before,
+    their first lists re-queued every deployment once more, and each push's own write came back as
+    drift and synced its deployment a second time."""
+    repo = deployments_repo
+    running = start_agent(str(repo.upstream.bare), repo.namespace)
+    wait_for(running.all_synced)
+    assert running.agent.watch.wait_synced(15)
+    time.sleep(2)  # what the watches would queue has been queued and synced by now
+    units = ("billing-agent", "research-assistant", "support-bot", "manifests")
+    assert {unit: _syncs(running, unit) for unit in units} == dict.fromkeys(units, 1.0)
+
+    text = repo.read("deployments/support-bot.yaml").replace(":1.4.2", ":1.4.3")
+    repo.push({"deployments/support-bot.yaml": text}, "support-bot 1.4.3")
+    running.agent.trigger_fetch()
+    wait_for(lambda: _syncs(running, "support-bot") >= 2, timeout=30)
+    time.sleep(2)
+    assert {unit: _syncs(running, unit) for unit in units} == {
+        **dict.fromkeys(units, 1.0),
+        "support-bot": 2.0,
+    }
+
+    # a change by hand is drift, still: put back by one more sync
+    cluster.kubectl("-n", repo.namespace, "scale", "deployment/billing-agent", "--replicas=7")
+    wait_for(lambda: _syncs(running, "billing-agent") >= 2, timeout=30)
