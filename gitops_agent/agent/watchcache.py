@@ -11,8 +11,9 @@ The sync tells the cache what it makes each object to be (`expect`, before it wr
 holds every field of that is not drift — a sync of its deployment would find it unchanged — whether
 the change came from the agent's own write, a controller (a revision annotation, replicas an
 autoscaler owns, status) or anything else, and whether it is seen in an event or in a list: a push
-syncs its deployment once, not twice, and a first convergence syncs each deployment once. Objects the
-sync has not described (before its first sync) are compared with their previous version instead.
+syncs its deployment once, not twice, and a first convergence syncs each deployment once. A stream's
+first list leaves objects no sync has described yet to the first full sync, which starts with the
+streams; later, an object the sync has not described is compared with its previous version.
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ class WatchCache:
             self._expected[key] = text
 
     def watching(self) -> bool:
-        """Whether any stream was started (the first sync's namespaces are watched after it)."""
+        """Whether any stream was started (the controller starts them with its first full sync)."""
         return bool(self._threads)
 
     # -- streams -------------------------------------------------------------------------------
@@ -196,11 +197,13 @@ class WatchCache:
                 with self._lock:
                     old = self._objects.get(key)
                     self._objects[key] = text
-                    if self._is_expected(key, obj):
+                    described = key in self._expected
+                    if described and self._is_expected(key, obj):
                         continue  # as the agent makes it
-                # Changed while we were not watching; on the first list, what the sync did not leave
-                # as it is now may have drifted since that sync: its unit gets one check.
-                if first or _changed(old, text, obj):
+                # Not as the last sync made it. A first list leaves what no sync has described yet to
+                # the first full sync (the streams start with it); a later one compares with the cache.
+                drifted = described if first else _changed(old, text, obj)
+                if drifted:
                     self._notify(obj)
         with self._lock:
             ours = (k for k in self._objects if (k.namespace, k.api_version, k.kind) == stream)
