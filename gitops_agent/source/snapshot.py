@@ -69,14 +69,9 @@ class Snapshot:
     def info(self) -> CommitInfo:
         return CommitInfo(self.commit, self.author, self.message, self.time)
 
-    def credit(self, paths: Sequence[str], *, since: str | None) -> CommitInfo:
-        """The commit a change of `paths` is credited to: the newest one that touched them (since
-        `since`), else the snapshot's own commit (a folder source, or nothing in range touched them)."""
-        found = self.log.last_change(paths, since=since) if self.log is not None else None
-        return found or self.info
-
     def credits(self, paths: Mapping[str, Sequence[str]], *, since: str | None) -> dict[str, CommitInfo]:
-        """`credit` for each named set of paths, since the same commit."""
+        """The commit a change of each named set of paths is credited to: the newest one that touched
+        it (since `since`), else the snapshot's own commit (a folder source, or nothing in range did)."""
         found = self.log.last_changes(paths, since=since) if self.log is not None else {}
         return {name: found.get(name) or self.info for name in paths}
 

@@ -61,9 +61,11 @@ class EventsSink:
         try:
             self._queue.put_nowait(outcome)
         except queue.Full:
-            self._dropped += 1
-            if self._dropped % 1000 == 1:
-                log.warning("Events are not getting through: %d dropped so far", self._dropped)
+            with self._lock:
+                self._dropped += 1
+                dropped = self._dropped
+            if dropped % 1000 == 1:
+                log.warning("Events are not getting through: %d dropped so far", dropped)
 
     def drain(self, timeout: float = 30.0) -> bool:
         """Wait until every queued outcome was posted or given up (tests, shutdown)."""
