@@ -98,7 +98,12 @@ def test_a_newer_revision_replaces_the_one_tracked() -> None:
 def _counting(h: Harness) -> list[str]:
     """Which units the tracker reads (one entry per judgement of a one-object unit)."""
     read: list[str] = []
-    h.tracker.read = lambda key: read.append(key.name) or h.live  # type: ignore[func-returns-value]
+
+    def reading(key: ObjectKey) -> dict[str, Any] | None:
+        read.append(key.name)
+        return h.live
+
+    h.tracker.read = reading
     return read
 
 

@@ -22,16 +22,6 @@ from gitops_agent.kube.client import KubeClient
 from gitops_agent.localcluster import LocalCluster
 
 
-def _config_map(name: str, value: str) -> dict[str, Any]:
-    labels = {LABEL_MANAGED_BY: MANAGED_BY, LABEL_DEPLOYMENT: name}
-    return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {"name": name, "namespace": "", "labels": labels},
-        "data": {"value": value},
-    }
-
-
 class Drift:
     def __init__(self) -> None:
         self.units: list[str] = []
@@ -47,20 +37,18 @@ class Drift:
 
 
 def _manifest(namespace: str, name: str, value: str) -> dict[str, Any]:
-    manifest = _config_map(name, value)
-    manifest["metadata"]["namespace"] = namespace
-    return manifest
+    """An owned ConfigMap of unit `name`."""
+    labels = {LABEL_MANAGED_BY: MANAGED_BY, LABEL_DEPLOYMENT: name}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "data": {"value": value},
+    }
 
 
 def _apply(kube: KubeClient, namespace: str, name: str, value: str) -> dict[str, Any]:
     return kube.apply(_manifest(namespace, name, value), force=True)
-
-
-def _wait(condition: Any, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met"
-        time.sleep(0.05)
 
 
 def test_only_what_changed_since_the_agent_left_it_is_drift(kube: KubeClient, namespace: str) -> None:
@@ -86,12 +74,12 @@ def test_only_what_changed_since_the_agent_left_it_is_drift(kube: KubeClient, na
         kube.apply(desired, force=True)
         # someone else's write to another object: drift
         _apply(kube, namespace, "unknown", "someone else")
-        _wait(lambda: "unknown" in drift.seen())
+        wait_for(lambda: "unknown" in drift.seen(), timeout=15)
         time.sleep(0.5)  # the own write's event has certainly arrived by now
         assert drift.seen() == ["unknown"]
         # a later outside change to the object the agent wrote is drift again
         _apply(kube, namespace, "as-left", "edited by hand")
-        _wait(lambda: "as-left" in drift.seen())
+        wait_for(lambda: "as-left" in drift.seen(), timeout=15)
     finally:
         watch.stop()
 
