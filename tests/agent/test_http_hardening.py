@@ -160,3 +160,24 @@ def test_a_deeply_nested_signed_webhook_body_is_a_400_not_a_500(server: HttpServ
     assert _status(reply) == 400, reply[:300]
     assert b"nested too deeply" in reply
     assert json.loads(reply.split(b"\r\n\r\n", 1)[1])["result"] == "bad_request"
+
+
+@pytest.mark.parametrize("value", ["/a\r\nSet-Cookie: x=1", "/\u3000", "/\x00"], ids=["crlf", "u3000", "nul"])
+def test_a_header_http_cannot_carry_is_a_500_and_one_log_line_not_a_traceback(
+    value: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    router = Router()
+    router.add("GET", "/go", lambda _: Response(303, b"", headers=(("Location", value),)))
+    running = HttpServer(router, "127.0.0.1", 0)
+    running.start()
+    try:
+        caplog.set_level(logging.INFO)
+        reply = _raw(running.port, b"GET /go HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert _status(reply) == 500 and b"Set-Cookie" not in reply
+        assert _status(_raw(running.port, b"GET /go HTTP/1.1\r\nHost: x\r\n\r\n")) == 500  # still serving
+    finally:
+        running.stop()
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == [
+        "handler for GET /go answered an unsendable Location header"
+    ] * 2

@@ -176,6 +176,10 @@ class HttpServer:
         except Exception:  # a handler bug must not kill a worker: answer 500, log it (one JSON line)
             log.exception("handler failed for %s %s", method, url.path)
             response = Response(500, b"internal error")
+        unsendable = next((name for name, value in response.headers if not _sendable(value)), None)
+        if unsendable is not None:  # waitress would raise in start_response: a traceback, no answer
+            log.error("handler for %s %s answered an unsendable %s header", method, url.path, unsendable)
+            response = Response(500, b"internal error")
         reason = HTTPStatus(response.status).phrase if response.status in _STATUSES else "Unknown"
         start_response(
             f"{response.status} {reason}",
@@ -199,3 +203,12 @@ class HttpServer:
             return Response(413, b"request body too large")
         request = Request(method, url.path, urllib.parse.parse_qs(url.query), headers, body)
         return self.router.dispatch(request)
+
+
+def _sendable(value: str) -> bool:
+    """A header value HTTP/1.1 can carry: Latin-1 text without CR, LF or NUL."""
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return not any(c in value for c in "\r\n\x00")

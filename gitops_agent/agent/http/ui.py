@@ -84,6 +84,8 @@ if TYPE_CHECKING:
 
 log = get_logger("ui")
 _NAME = re.compile(NAME_PATTERN)
+_REQUEST_TARGET = re.compile(r"[!-~]+")
+"""Printable ASCII without spaces: what a browser sends as a path (anything else is percent-encoded)."""
 _WRITE_ERRORS = (RequestError, EditError, ConfigError, SourceError)
 _ACTIONS = ("redeploy", "suspend", "resume")
 PROPOSAL_PREFIX = "gitops-agent/ui/"
@@ -192,7 +194,10 @@ class Ui:
     def sign_in_form(self, request: Request) -> Response:
         if self.keeper is None:
             return self._read_only()
-        return _html(sign_in_page(Chrome(), then=_local_path(_query(request, "next"))))
+        then = _local_path(_query(request, "next"))
+        if then is None:
+            return _bad_next()
+        return _html(sign_in_page(Chrome(), then=then))
 
     def sign_in(self, request: Request) -> Response:
         if self.keeper is None:
@@ -201,15 +206,16 @@ class Ui:
         who = _printable(form.get("name", "")) or "someone"
         if not _same_origin(request):
             return self._forbidden("The sign-in came from another site.")
+        then = _local_path(form.get("next", "/"))
+        if then is None:
+            return _bad_next()
         if not self.keeper.token_matches(form.get("token", "")):
             log.warning("audit: a UI sign-in was refused (wrong token)", extra=fields(actor=who))
-            page = sign_in_page(
-                Chrome(), error="That token is not right.", name=who, then=form.get("next", "/")
-            )
+            page = sign_in_page(Chrome(), error="That token is not right.", name=who, then=then)
             return _html(page, 401)
         _, cookie = self.keeper.sign_in(who)
         log.info("audit: %s signed in to the UI", who, extra=fields(actor=who))
-        return _redirect(_local_path(form.get("next", "/")), cookie)
+        return _redirect(then, cookie)
 
     def sign_out(self, request: Request, session: Session, form: Form) -> Response:
         assert self.keeper is not None
@@ -484,10 +490,26 @@ def _same_origin(request: Request) -> bool:
     return origin != "null" and urllib.parse.urlsplit(origin).netloc == host
 
 
-def _local_path(target: str) -> str:
-    """Where to go after signing in: a path on this site only (never `//host` or a URL: no open redirect)."""
-    ok = target.startswith("/") and not target.startswith("//") and "\\" not in target
-    return target if ok else "/"
+def _local_path(target: str) -> str | None:
+    """Where to go after signing in: a path on this site, else `/` (no open redirect); None (a 400)
+    when it is not a request target at all (a character outside printable ASCII: a space, a tab,
+    CR/LF, U+3000).
+
+    Browsers drop tabs and newlines inside a URL and read `\\` as `/`, so `/<TAB>/evil.example` and
+    `/\\evil.example` are `//evil.example`, another origin: refusing every such character first
+    leaves only what `urlsplit` reads the way a browser does."""
+    if not target:
+        return "/"
+    if _REQUEST_TARGET.fullmatch(target) is None:
+        return None
+    parts = urllib.parse.urlsplit(target)
+    same_site = not parts.scheme and not parts.netloc and parts.path.startswith("/")
+    return target if same_site and not target.startswith("//") and "\\" not in target else "/"
+
+
+def _bad_next() -> Response:
+    text = "The link's `next` is not a path on this site (it holds spaces or control characters)."
+    return _html(message_page(Chrome(), "Bad request", text), 400)
 
 
 def _query(request: Request, key: str) -> str:
