@@ -78,8 +78,10 @@ def _status(reply: bytes) -> int | str:
     ("payload", "expected"),
     [
         (b"HELLO\r\n\r\n", {400}),
-        # An unknown version is answered as HTTP/1.0 (RFC 9110 2.5), as nginx and waitress do.
-        (b"GET /healthz HTTP/9.9\r\nHost: x\r\n\r\n", {200, 505}),
+        # A version we do not speak is a 505 (RFC 9110 15.6.6), in HTTP/1.0 (RFC 9110 2.5).
+        (b"GET /healthz HTTP/9.9\r\nHost: x\r\n\r\n", {505}),
+        (b"GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n", {505}),
+        (b"GET /healthz HTTP/0.9\r\nHost: x\r\n\r\n", {505}),
         # A TLS ClientHello has no line to answer: the connection is closed, nothing is logged.
         (bytes.fromhex("16030100a5010000a10303") + b"\x00" * 64, {"closed", 400}),
         (b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", {414, 431}),
@@ -90,6 +92,8 @@ def _status(reply: bytes) -> int | str:
     ids=[
         "hello",
         "http-9.9",
+        "http-2.0-as-text",
+        "http-0.9",
         "tls-hello",
         "70kb-request-line",
         "length-abc",

@@ -20,7 +20,9 @@ from http import HTTPStatus
 from typing import Any
 
 from waitress import wasyncore
-from waitress.server import create_server
+from waitress.channel import HTTPChannel
+from waitress.server import BaseWSGIServer, create_server
+from waitress.task import WSGITask
 
 from gitops_agent.core.logs import get_logger
 
@@ -38,6 +40,9 @@ IDLE_TIMEOUT_SECONDS = 60
 BACKLOG = 2048
 CONNECTION_LIMIT = 10_000
 _STATUSES = frozenset(s.value for s in HTTPStatus)
+HTTP_VERSIONS = ("1.0", "1.1")
+"""What is served; another version (`HTTP/9.9`, or none at all) is a 505 (RFC 9110 15.6.6)."""
+_VERSION_KEY = "gitops_agent.http_version"
 # waitress warns "Task queue depth is N" whenever a burst outruns the threads: expected, not news.
 logging.getLogger("waitress.queue").setLevel(logging.ERROR)
 
@@ -144,6 +149,10 @@ class HttpServer:
             clear_untrusted_proxy_headers=True,
             ident="gitops-agent",
         )
+        server = self._server  # one listener, or several (a host name with IPv4 and IPv6 addresses)
+        for listener in [server] if isinstance(server, BaseWSGIServer) else list((server.map or {}).values()):
+            if isinstance(listener, BaseWSGIServer):
+                listener.channel_class = _Channel
         self._thread = threading.Thread(target=self._server.run, name="http", daemon=True)
 
     @property
@@ -195,6 +204,8 @@ class HttpServer:
     def _respond(
         self, method: str, url: urllib.parse.SplitResult, headers: dict[str, str], environ: dict[str, Any]
     ) -> Response:
+        if environ.get(_VERSION_KEY) not in HTTP_VERSIONS:  # waitress answers any x.y as HTTP/1.0
+            return Response(505, b"HTTP version not supported: use HTTP/1.1")
         # waitress has read the whole body (up to DRAIN_LIMIT) before calling us: the limit is ours.
         if int(environ.get("CONTENT_LENGTH") or 0) > self.max_body:
             return Response(413, b"request body too large")
@@ -203,6 +214,20 @@ class HttpServer:
             return Response(413, b"request body too large")
         request = Request(method, url.path, urllib.parse.parse_qs(url.query), headers, body)
         return self.router.dispatch(request)
+
+
+class _Task(WSGITask):
+    """waitress's WSGI task, telling the application the HTTP version the client asked for (the
+    environment's SERVER_PROTOCOL says the version answered with: 1.0 for any unknown one)."""
+
+    def get_environment(self) -> Any:
+        environ = super().get_environment()
+        environ[_VERSION_KEY] = str(getattr(self.request, "version", ""))  # typed Error in the stubs
+        return environ
+
+
+class _Channel(HTTPChannel):
+    task_class = _Task
 
 
 def _sendable(value: str) -> bool:
