@@ -8,13 +8,19 @@ in, how much of a form is read at all).
 from __future__ import annotations
 
 import http.client
+import json
 import logging
+import re
+import shutil
+import time
 import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from gitrepo import git
+from sync_repo import SAMPLE_REPO
 
 from gitops_agent.agent.config import AgentConfig, UiConfig
 from gitops_agent.agent.http.api import ControlPlaneApi, register_control_plane
@@ -30,18 +36,32 @@ Reply = tuple[int, dict[str, str], str]
 
 @pytest.fixture
 def start_ui(tmp_path: Path) -> Iterator[Callable[..., Callable[..., Reply]]]:
-    """Starts the UI of a stand-in agent; returns `request(method, path, form=None, headers=None)`."""
+    """Starts the UI (and the API) of a stand-in agent on sample-repo; returns `request(method, path,
+    form=None, headers=None, body=None)`."""
     servers: list[HttpServer] = []
+    tree = tmp_path / "tree"  # the synced snapshot, and the remote the writes would go to
+    shutil.copytree(SAMPLE_REPO, tree)
+    git("init", "-q", "-b", "main", str(tree), cwd=tmp_path)
+    git("add", "-A", cwd=tree)
+    git("commit", "-q", "-m", "sample", cwd=tree)
+    git("clone", "-q", "--bare", str(tree), str(tmp_path / "remote.git"), cwd=tmp_path)
 
     def start(*, ui_token: str | None = UI_TOKEN, api_token: str | None = None) -> Callable[..., Reply]:
         config = AgentConfig(
-            repo=str(tmp_path / "repo"),
+            repo=str(tmp_path / "remote.git"),
             state_namespace="gitops-agent",
             cache_dir=tmp_path / "cache",
             api_token=api_token,
             ui=UiConfig(token=ui_token),
         )
-        agent = SimpleNamespace(config=config, board=StatusBoard(), snapshot=None, kube=None)
+        agent = SimpleNamespace(
+            config=config,
+            board=StatusBoard(),
+            snapshot=SimpleNamespace(path=tree),
+            kube=None,
+            auth=None,
+            trigger_fetch=lambda: None,
+        )
         router = Router()
         writer = ControlPlaneApi(agent)  # type: ignore[arg-type]
         register_control_plane(router, agent, writer)  # type: ignore[arg-type]
@@ -51,9 +71,13 @@ def start_ui(tmp_path: Path) -> Iterator[Callable[..., Callable[..., Reply]]]:
         servers.append(server)
 
         def request(
-            method: str, path: str, form: dict[str, str] | None = None, headers: dict[str, str] | None = None
+            method: str,
+            path: str,
+            form: dict[str, str] | None = None,
+            headers: dict[str, str] | None = None,
+            body: bytes | None = None,
         ) -> Reply:
-            body = urllib.parse.urlencode(form).encode() if form is not None else None
+            body = urllib.parse.urlencode(form).encode() if form is not None else body
             sent = {"Content-Type": "application/x-www-form-urlencoded"} if form is not None else {}
             connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
             try:
@@ -133,3 +157,71 @@ def test_a_next_on_this_site_is_kept_through_the_form(start_ui: Callable[..., Ca
     )
     posted = request("POST", "/sign-in", {"token": UI_TOKEN, "name": "x", "next": target})
     assert posted[0] == 303 and posted[1]["Location"] == target
+
+
+# -- what a request may cost -------------------------------------------------------------------------
+
+
+def _signed_in(request: Callable[..., Reply]) -> tuple[dict[str, str], str]:
+    """A session cookie and its CSRF token."""
+    status, headers, _ = request("POST", "/sign-in", {"token": UI_TOKEN, "name": "Ada", "next": "/"})
+    assert status == 303
+    cookie = {"Cookie": headers["Set-Cookie"].split(";", 1)[0]}
+    page = request("GET", "/deployments/support-bot/revise", headers=cookie)
+    found = re.search(r"name='csrf' value='([0-9a-f]+)'", page[2])
+    assert page[0] == 200 and found, page[:2]
+    return cookie, found.group(1)
+
+
+def test_a_revise_form_with_60000_env_lines_is_refused_in_milliseconds(
+    start_ui: Callable[..., Callable[..., Reply]],
+) -> None:
+    request = start_ui()
+    cookie, csrf = _signed_in(request)
+    env = "".join(f"V{i}=x\n" for i in range(60_000))  # under 1 MiB; minutes to edit into a file
+    started = time.monotonic()
+    status, _, body = request(
+        "POST", "/deployments/support-bot/revise", {"csrf": csrf, "image": "", "env": env}, headers=cookie
+    )
+    assert status == 422 and "at most 1,000 lines; got 60,000" in body
+    assert time.monotonic() - started < 2
+
+
+def test_a_form_with_too_many_fields_is_refused_unread(start_ui: Callable[..., Callable[..., Reply]]) -> None:
+    request = start_ui()
+    cookie, csrf = _signed_in(request)
+    fields = {"csrf": csrf, **{f"f{i}": "x" for i in range(5_000)}}
+    status, _, body = request("POST", "/deployments/support-bot/revise", fields, headers=cookie)
+    assert status == 413 and "at most 64 fields" in body
+    flood = {"token": UI_TOKEN, "name": "x", **{f"f{i}": "" for i in range(5_000)}}
+    assert request("POST", "/sign-in", flood)[0] == 413
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"env": {f"V{i}": "x" for i in range(50_000)}}, "env"),
+        ({"unsetEnv": [f"V{i}" for i in range(50_000)]}, "unsetEnv"),
+        (
+            {"image": "x:1", "scale": {"replicas": 1}, "junk": [[[[[[[[[[1]]]]]]]]]]},
+            "junk[0][0][0][0][0][0][0]",
+        ),
+    ],
+    ids=["50000-env", "50000-unset", "deep"],
+)
+def test_an_api_revision_past_the_entry_bounds_is_a_422_in_milliseconds(
+    start_ui: Callable[..., Callable[..., Reply]], body: dict[str, object], field: str
+) -> None:
+    request = start_ui(api_token=API_TOKEN)
+    payload = json.dumps(body).encode()
+    assert len(payload) < 1024 * 1024
+    started = time.monotonic()
+    status, _, text = request(
+        "POST",
+        "/api/v1/deployments/support-bot/revisions",
+        headers={"Authorization": f"Bearer {API_TOKEN}", "Content-Type": "application/json"},
+        body=payload,
+    )
+    assert status == 422, text[:500]
+    assert [e["field"] for e in json.loads(text)["errors"]] == [field]
+    assert time.monotonic() - started < 2

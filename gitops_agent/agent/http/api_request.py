@@ -17,10 +17,13 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from gitops_agent.agent.http.api_schema import CREATE_REQUEST, REVISION_REQUEST, ROLLBACK_REQUEST
+from gitops_agent.agent.http.api_schema import CREATE_REQUEST, MAX_ENTRIES, REVISION_REQUEST, ROLLBACK_REQUEST
 from gitops_agent.agent.http.server import Request, Response
 from gitops_agent.controlplane.edit import ScaleSpec
 from gitops_agent.controlplane.scaffold import NewDeployment, SecretRef
+
+MAX_DEPTH = 8
+"""Deepest nesting of a body (the schemas need 4: `secretEnv.NAME.key`)."""
 
 CREATE = Draft202012Validator(CREATE_REQUEST)
 REVISION = Draft202012Validator(REVISION_REQUEST)
@@ -134,13 +137,39 @@ def parse_body(request: Request, validator: Draft202012Validator) -> dict[str, A
 
 
 def check_body(data: Any, validator: Draft202012Validator) -> dict[str, Any]:
-    """A decoded body checked against its schema and for strings Git cannot carry (422 if not)."""
+    """A decoded body checked against its schema and for strings Git cannot carry (422 if not).
+
+    What it costs to check and apply is bounded first (`bounded`): 50,000 env entries fit in a
+    megabyte, and editing them into a file would hold the writer for minutes."""
+    too_big = bounded(data)
+    if too_big is not None:
+        raise RequestError(json_response({"errors": [too_big]}, 422))
     errors = [problem(path, "strings must be UTF-8 text without NUL") for path in _bad_strings(data)]
     errors += [problem(_field(e), e.message) for e in validator.iter_errors(data)]
     if errors:
         raise RequestError(json_response({"errors": errors}, 422))
     assert isinstance(data, dict)
     return data
+
+
+def bounded(data: Any) -> dict[str, Any] | None:
+    """The first object or array with more than MAX_ENTRIES entries, or nested deeper than
+    MAX_DEPTH, as a problem; None when the body is within bounds. One pass, no recursion; it stops
+    at the first one found."""
+    pending: list[tuple[Any, str, int]] = [(data, "", 1)]
+    while pending:
+        value, path, depth = pending.pop()
+        if not isinstance(value, dict | list):
+            continue
+        if depth > MAX_DEPTH:
+            return problem(path, f"nested more than {MAX_DEPTH} levels deep")
+        if len(value) > MAX_ENTRIES:
+            return problem(path, f"at most {MAX_ENTRIES:,} entries; got {len(value):,}")
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            child = f"{path}[{key}]" if isinstance(key, int) else (f"{path}.{key}" if path else str(key))
+            pending.append((item, child, depth + 1))
+    return None
 
 
 def _no_constant(name: str) -> Any:

@@ -19,6 +19,9 @@ from gitops_agent.manifests import load_schema
 
 NAME_PATTERN = "^[a-z]([-a-z0-9]*[a-z0-9])?$"
 _STR = {"type": "string", "minLength": 1, "maxLength": 512}
+MAX_ENTRIES = 1000
+"""Most entries in `env`, `secretEnv` or `unsetEnv` (and lines in a UI form's env box). A bound on
+what one request costs to check and apply: it is checked before anything else."""
 _INT = {"type": "integer", "minimum": 0, "maximum": 1000}
 
 
@@ -41,6 +44,7 @@ _ENV = {
     "type": "object",
     "description": "Plain environment variables (values are strings; never credentials: use secretEnv).",
     "propertyNames": _ENV_NAME,
+    "maxProperties": MAX_ENTRIES,
     "additionalProperties": {"type": "string", "maxLength": 4096},
     "examples": [{"LOG_LEVEL": "debug"}],
 }
@@ -82,6 +86,7 @@ CREATE_REQUEST: dict[str, Any] = {
             "type": "object",
             "description": "Environment variables read from existing Secrets: NAME → {name, key}.",
             "propertyNames": _ENV_NAME,
+            "maxProperties": MAX_ENTRIES,
             "additionalProperties": _SECRET_REF,
         },
         "queue": {"type": "boolean", "description": "run queue workers in their own pods"},
@@ -100,6 +105,7 @@ REVISION_REQUEST: dict[str, Any] = {
         "unsetEnv": {
             "type": "array",
             "description": "variables to remove (absent names are ignored)",
+            "maxItems": MAX_ENTRIES,
             "items": _ENV_NAME,
         },
         "scale": {

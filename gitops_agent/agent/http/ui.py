@@ -43,6 +43,7 @@ from gitops_agent.agent.http.session import Session, SessionKeeper
 from gitops_agent.agent.http.ui_forms import (
     Form,
     FormError,
+    TooManyFieldsError,
     add_problem,
     create_body,
     env_text,
@@ -164,9 +165,12 @@ class Ui:
             if self.keeper is None:
                 return self._read_only()
             session = self._session(request)
-            form = parse_form(request.body)
             if session is None:
                 return self._forbidden("You are not signed in, or your session has expired.")
+            try:
+                form = parse_form(request.body)
+            except TooManyFieldsError as err:
+                return _too_many_fields(err)
             if not self.keeper.csrf_ok(session, form.get("csrf", "")) or not _same_origin(request):
                 return self._forbidden("The form's security token is missing or wrong (CSRF).")
             return handler(request, session, form)
@@ -202,7 +206,10 @@ class Ui:
     def sign_in(self, request: Request) -> Response:
         if self.keeper is None:
             return self._read_only()
-        form = parse_form(request.body)
+        try:
+            form = parse_form(request.body)
+        except TooManyFieldsError as err:
+            return _too_many_fields(err)
         who = _printable(form.get("name", "")) or "someone"
         if not _same_origin(request):
             return self._forbidden("The sign-in came from another site.")
@@ -505,6 +512,10 @@ def _local_path(target: str) -> str | None:
     parts = urllib.parse.urlsplit(target)
     same_site = not parts.scheme and not parts.netloc and parts.path.startswith("/")
     return target if same_site and not target.startswith("//") and "\\" not in target else "/"
+
+
+def _too_many_fields(err: TooManyFieldsError) -> Response:
+    return _html(message_page(Chrome(), "Form too large", f"{err}. Nothing was changed."), 413)
 
 
 def _bad_next() -> Response:

@@ -13,8 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from gitops_agent.agent.http.api_schema import MAX_ENTRIES
+
 Form = dict[str, str]
 """A posted form: name → value (the last one, when a name repeats)."""
+MAX_FORM_FIELDS = 64
+"""Most fields a form post may have (the new-deployment form has 21): more is refused unread."""
 
 
 @dataclass
@@ -34,9 +38,19 @@ class FormError(Exception):
         return bool(self.fields or self.general)
 
 
+class TooManyFieldsError(ValueError):
+    """A form post with more than MAX_FORM_FIELDS fields (nothing of it is read)."""
+
+
 def parse_form(body: bytes) -> Form:
-    """An `application/x-www-form-urlencoded` body (blank values kept: a cleared field means unset)."""
-    pairs = urllib.parse.parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True)
+    """An `application/x-www-form-urlencoded` body (blank values kept: a cleared field means unset);
+    TooManyFieldsError past MAX_FORM_FIELDS fields."""
+    try:
+        pairs = urllib.parse.parse_qsl(
+            body.decode("utf-8", errors="replace"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS
+        )
+    except ValueError as err:
+        raise TooManyFieldsError(f"a form has at most {MAX_FORM_FIELDS} fields") from err
     return {key: value.replace("\r\n", "\n") for key, value in pairs}
 
 
@@ -211,9 +225,14 @@ def _number(form: Mapping[str, str], key: str, errors: FormError) -> int | None:
 
 
 def _env_lines(text: str, form_field_name: str, errors: FormError) -> dict[str, str]:
-    """`NAME=value` lines (blank lines and `#` comments skipped) → a mapping, in order."""
+    """`NAME=value` lines (blank lines and `#` comments skipped) → a mapping, in order; more than
+    MAX_ENTRIES lines are refused before any is read (what the API would refuse, but cheaper)."""
     env: dict[str, str] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
+    lines = text.splitlines()
+    if len(lines) > MAX_ENTRIES:
+        errors.add(form_field_name, f"at most {MAX_ENTRIES:,} lines; got {len(lines):,}")
+        return env
+    for number, line in enumerate(lines, start=1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         name, eq, value = line.partition("=")
@@ -239,8 +258,10 @@ def _secret_env_lines(text: str, errors: FormError) -> dict[str, dict[str, str]]
 
 
 __all__ = [
+    "MAX_FORM_FIELDS",
     "Form",
     "FormError",
+    "TooManyFieldsError",
     "add_problem",
     "create_body",
     "env_text",
