@@ -100,7 +100,7 @@ def register(subparsers: Any) -> None:
     g.add_argument(
         "--ui-token-file",
         default=ENV("GITOPS_AGENT_UI_TOKEN_FILE"),
-        help="file holding the token people sign in to the web UI with (default: the API token); "
+        help="file holding a token people sign in to the web UI with (the API token signs in too); "
         "without either the UI is read-only (env GITOPS_AGENT_UI_TOKEN_FILE)",
     )
     g.add_argument(

@@ -46,3 +46,14 @@ def test_two_sessions_have_different_csrf_tokens_and_names_are_bounded() -> None
     assert len(first.who) == 64 and "Secure" in cookie
     assert keeper.sign_out_cookie().startswith(f"{COOKIE}=;") and "Max-Age=0" in keeper.sign_out_cookie()
     assert keeper.token_matches(TOKEN + "\n") and not keeper.token_matches(TOKEN[:-1])
+
+
+def test_the_api_token_signs_in_next_to_a_ui_token_and_changing_either_ends_every_session() -> None:
+    api = "api-token-0123456789abcdef"
+    keeper = SessionKeeper(TOKEN, also=(api,), clock=lambda: 1000.0)
+    assert keeper.token_matches(TOKEN) and keeper.token_matches(api + "\n")
+    assert not keeper.token_matches("") and not keeper.token_matches(api[:-1])
+    _, cookie = keeper.sign_in("Ada")
+    assert keeper.session(_headers(cookie)) is not None
+    rotated = SessionKeeper(TOKEN, also=("another-api-token-0123456789",), clock=lambda: 1000.0)
+    assert rotated.session(_headers(cookie)) is None

@@ -225,3 +225,21 @@ def test_an_api_revision_past_the_entry_bounds_is_a_422_in_milliseconds(
     assert status == 422, text[:500]
     assert [e["field"] for e in json.loads(text)["errors"]] == [field]
     assert time.monotonic() - started < 2
+
+
+# -- which token signs in --------------------------------------------------------------------------
+
+
+def test_the_api_token_signs_in_when_the_ui_has_a_token_of_its_own(
+    start_ui: Callable[..., Callable[..., Reply]],
+) -> None:
+    request = start_ui(ui_token=UI_TOKEN, api_token=API_TOKEN)
+    for token in (UI_TOKEN, API_TOKEN):
+        status, headers, _ = request("POST", "/sign-in", {"token": token, "name": "Ada", "next": "/"})
+        assert status == 303 and headers["Set-Cookie"].startswith("gitops_agent_session="), token
+    assert request("POST", "/sign-in", {"token": "not-either-token-0000", "name": "Ada"})[0] == 401
+
+
+def test_without_a_ui_token_the_api_token_signs_in(start_ui: Callable[..., Callable[..., Reply]]) -> None:
+    request = start_ui(ui_token=None, api_token=API_TOKEN)
+    assert request("POST", "/sign-in", {"token": API_TOKEN, "name": "Ada", "next": "/"})[0] == 303

@@ -1,10 +1,11 @@
-"""UI sessions: a signed cookie in exchange for the UI token, and a CSRF token per session.
+"""UI sessions: a signed cookie in exchange for the UI token (or the API token), and a CSRF token.
 
 A session is stateless, so every replica behind the chart's Service accepts it and a restart does
 not sign anybody out: the cookie carries who signed in, when it expires and a random id, signed with
-HMAC-SHA256 under a key derived from the UI token (changing the token ends every session). The CSRF
-token of a session is an HMAC of its id under the same key: forms carry it in a hidden field, and a
-write without it (or with an expired session) is refused with 403 before anything is read from Git.
+HMAC-SHA256 under a key derived from the tokens that sign in (the UI token and the API token:
+changing either ends every session). The CSRF token of a session is an HMAC of its id under the same
+key: forms carry it in a hidden field, and a write without it (or with an expired session) is
+refused with 403 before anything is read from Git.
 
 The cookie is HttpOnly and SameSite=Strict (a cross-site form post does not carry it at all), and
 Secure when the operator says the UI is served over TLS (`--ui-secure-cookie`: TLS usually ends at
@@ -48,13 +49,20 @@ class SessionKeeper:
     minutes: int = DEFAULT_SESSION_MINUTES
     secure: bool = False
     clock: Callable[[], float] = time.time
+    also: tuple[str, ...] = field(default=(), repr=False)
+    """Other tokens that sign in (the API token next to a UI token); the session key is derived from
+    all of them."""
 
     @property
     def _key(self) -> bytes:
-        return hmac.new(self.token.encode(), b"gitops-agent ui session key", hashlib.sha256).digest()
+        secret = "\x00".join((self.token, *self.also)).encode()  # changing any token ends every session
+        return hmac.new(secret, b"gitops-agent ui session key", hashlib.sha256).digest()
 
     def token_matches(self, given: str) -> bool:
-        return hmac.compare_digest(given.strip().encode(), self.token.encode())
+        """`given` is one of the tokens (each compared in constant time, all of them every time)."""
+        offered = given.strip().encode()
+        matches = [hmac.compare_digest(offered, token.encode()) for token in (self.token, *self.also)]
+        return any(matches)
 
     def sign_in(self, who: str) -> tuple[Session, str]:
         """A new session and the Set-Cookie header value that carries it."""

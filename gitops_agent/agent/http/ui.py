@@ -126,8 +126,9 @@ class Ui:
         cfg = agent.config
         self.agent = agent
         token = cfg.ui_token
+        also = (cfg.api_token,) if cfg.api_token and cfg.api_token != token else ()
         self.keeper = (
-            SessionKeeper(token, minutes=cfg.ui.session_minutes, secure=cfg.ui.secure_cookie)
+            SessionKeeper(token, minutes=cfg.ui.session_minutes, secure=cfg.ui.secure_cookie, also=also)
             if token
             else None
         )
