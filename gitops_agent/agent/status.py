@@ -113,7 +113,10 @@ class StatusBoard:
                 if result.revision != entry.revision:
                     entry.revision_state = None  # known once the history is recorded, not the old one's
                 entry.revision, entry.commit = result.revision, result.commit
-            entry.image = result.image or entry.image
+            if result.state is SyncState.SYNCED and not result.error:
+                # only what this sync applied: a unit that failed (an object another instance owns,
+                # a refused apply) or was left out of sync still runs what was applied before
+                entry.image = result.image or entry.image
             if result.new_revision:
                 entry.author, entry.message = snapshot.author, snapshot.message
                 entry.revision_time = snapshot.time.astimezone(UTC).isoformat(timespec="seconds")
