@@ -89,7 +89,7 @@ def build(folder: Path, root: Path) -> Built:
     problems = list(_reference_problems(folder, root, set()))
     if problems:
         return Built(rel, source, [], problems)
-    output, why = _run(folder, root)
+    output, why = _run(rel, root)
     if why is not None:
         return Built(rel, source, [], [Problem(_kustomization_rel(folder, root), 1, 1, "", why)])
     try:
@@ -102,14 +102,15 @@ def build(folder: Path, root: Path) -> Built:
     return Built(rel, source, documents, [])
 
 
-def _run(folder: Path, root: Path) -> tuple[str, str | None]:
-    """(output, None) of `kustomize build`, or ("", why it failed)."""
+def _run(folder: str, root: Path) -> tuple[str, str | None]:
+    """(output, None) of `kustomize build folder` in `root` (`folder` relative to it, so a relative
+    `root` works too), or ("", why it failed)."""
     binary = os.environ.get("GITOPS_AGENT_KUSTOMIZE") or shutil.which("kustomize")
     if not binary:
         return "", "kustomize is not installed here (put it on PATH or set GITOPS_AGENT_KUSTOMIZE)"
     try:
         result = subprocess.run(
-            [binary, "build", str(folder)],
+            [binary, "build", folder],
             capture_output=True,
             timeout=BUILD_TIMEOUT_SECONDS,
             check=False,
@@ -138,7 +139,7 @@ def _error_message(stderr: str, root: Path) -> str:
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     message = "; ".join(lines[-3:]) if lines else "no message"
     message = message.removeprefix("Error: ")
-    return message.replace(f"{root.resolve()}/", "").replace(f"{root}/", "")
+    return message.replace(f"{root.resolve()}/", "")  # kustomize names files by absolute path
 
 
 def _kustomization_rel(folder: Path, root: Path) -> str:

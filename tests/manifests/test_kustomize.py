@@ -134,3 +134,15 @@ def test_validate_and_render_show_the_built_objects(
     out = capsys.readouterr().out
     assert "# Source: manifests/guestbook/ (kustomize build)" in out
     assert "name: kustomize-guestbook-ui" in out
+
+
+def test_a_relative_repository_path_builds_like_an_absolute_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _guestbook_repo(tmp_path / "r5")
+    monkeypatch.chdir(tmp_path)
+    relative, absolute = load_repository(Path("r5")), load_repository(tmp_path / "r5")
+    assert _manifests(relative).problems == () and _manifests(absolute).problems == ()
+    assert _objects(_manifests(relative)) == _objects(_manifests(absolute))
+    assert main(["validate", "r5"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("ok: ")
