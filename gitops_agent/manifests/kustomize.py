@@ -35,6 +35,31 @@ MAX_OUTPUT_BYTES = 8 * 1024 * 1024
 """Largest build output accepted (a kustomization is many files; one file is limited to 256 KiB)."""
 
 _REMOTE = re.compile(r"^([a-z][a-z0-9+.-]*://|git@|github\.com/|gitlab\.com/|bitbucket\.org/)", re.IGNORECASE)
+OUTSIDE_MESSAGE = (
+    "a file it names is outside the kustomization's folder or the repository (a `../` path, an "
+    "absolute path, a symlink out of the tree); kustomize's own message is withheld: it names host paths"
+)
+_FILE_CONTEXTS = (
+    "lstat ",
+    "stat ",
+    "open ",
+    "read ",
+    "readlink ",
+    "on '",
+    "file '",
+    "below '",
+    "from '",
+    ": '",
+    "path(",
+    "[",
+)
+_ABSOLUTE_PATH = re.compile(
+    "(?:" + "|".join(f"(?<={re.escape(c)})" for c in _FILE_CONTEXTS) + r")(/[^\s'\"()\[\],:]*)"
+)
+"""An absolute file path in kustomize's message, where its file errors put one (`lstat /x: …`,
+`security; file '/x' …`, `path(/x)`); not a JSON patch's `path: "/spec/…"`."""
+_LOAD_RESTRICTOR = "is not in or below"
+"""kustomize's refusal of a file outside the kustomization's folder (it names the resolved file)."""
 _REFERENCE_FIELDS = ("resources", "bases", "components")
 """Fields that may name other folders (bases, components): the ones a build may leave its folder by."""
 
@@ -135,11 +160,25 @@ def _build_env() -> dict[str, str]:
 
 
 def _error_message(stderr: str, root: Path) -> str:
-    """kustomize's own message, one line, with the repository's absolute path taken out."""
+    """kustomize's own message, one line, with the repository's absolute path taken out.
+
+    A message about a file outside the repository (a `../../etc/x` or an absolute path in a
+    generator or a patch, a symlink out of the tree) is replaced by one sentence: kustomize's words
+    differ for a host path that exists (`security; file … is not in or below …`) and one that does
+    not (`lstat …: no such file or directory`), which would tell a repository's author what the
+    agent's host holds."""
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     message = "; ".join(lines[-3:]) if lines else "no message"
     message = message.removeprefix("Error: ")
-    return message.replace(f"{root.resolve()}/", "")  # kustomize names files by absolute path
+    inside = str(root.resolve())
+    outside = [p for p in _ABSOLUTE_PATH.findall(message) if not _within(os.path.normpath(p), inside)]
+    if outside or _LOAD_RESTRICTOR in message:
+        return OUTSIDE_MESSAGE
+    return message.replace(f"{inside}/", "").replace(f"{inside}", ".")
+
+
+def _within(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
 def _kustomization_rel(folder: Path, root: Path) -> str:

@@ -146,3 +146,53 @@ def test_a_relative_repository_path_builds_like_an_absolute_one(
     assert _objects(_manifests(relative)) == _objects(_manifests(absolute))
     assert main(["validate", "r5"]) == 0
     assert capsys.readouterr().out.splitlines()[-1].startswith("ok: ")
+
+
+@pytest.mark.parametrize(
+    "kustomization",
+    [
+        "resources: [cm.yaml]\nconfigMapGenerator:\n- name: g\n  files: [{path}]\n",
+        "resources: [cm.yaml]\npatches:\n- path: {path}\n",
+    ],
+    ids=["generator", "patch"],
+)
+def test_a_file_outside_the_repository_gets_one_message_whether_or_not_it_exists(
+    tmp_path: Path, kustomization: str
+) -> None:
+    host = tmp_path / "host"
+    host.mkdir()
+    (host / "exists.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")
+    seen: dict[str, list[str]] = {}
+    for index, target in enumerate(("exists.yaml", "missing.yaml")):
+        root = tmp_path / f"repo{index}"
+        messages = seen.setdefault(target, [])
+        for path in (host / target, f"../../../host/{target}"):  # absolute, and out by `../`
+            write_repo(
+                root,
+                {
+                    "manifests/app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: d}\n",
+                    "manifests/app/kustomization.yaml": kustomization.format(path=path),
+                },
+            )
+            [problem] = _manifests(load_repository(root)).problems
+            messages.append(problem.message)
+        (root / "manifests/app/link.yaml").symlink_to(host / target)  # a symlink out of the tree
+        write_repo(root, {"manifests/app/kustomization.yaml": "resources: [cm.yaml, link.yaml]\n"})
+        [problem] = _manifests(load_repository(root)).problems
+        messages.append(problem.message)
+        assert not [m for m in messages if str(host) in m or "host/" in m], messages
+    assert seen["exists.yaml"] == seen["missing.yaml"]  # nothing tells which host paths exist
+
+
+def test_a_json_patchs_path_is_not_taken_for_a_host_path(tmp_path: Path) -> None:
+    patch = '[{"op": "replace", "path": "/data/missing", "value": "x"}]'
+    root = write_repo(
+        tmp_path,
+        {
+            "manifests/app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: d}\n",
+            "manifests/app/kustomization.yaml": "resources: [cm.yaml]\npatches:\n"
+            f"- target: {{kind: ConfigMap, name: d}}\n  patch: '{patch}'\n",
+        },
+    )
+    [problem] = _manifests(load_repository(root)).problems
+    assert "/data/missing" in problem.message  # kustomize's own words, not the outside-file sentence
