@@ -130,7 +130,14 @@ class GitSource:
             )
             with self._open_repo() as repo:
                 repo.git.update_environment(**env)
-                self._fetch_remote(repo, secrets, extra=self._extra_refspecs())
+                cloning = not repo.git.for_each_ref("--count=1")  # nothing fetched yet
+                try:
+                    self._fetch_remote(repo, secrets, extra=self._extra_refspecs())
+                except SourceError:
+                    if cloning:  # a half-written clone (a full disk, a dropped connection) goes
+                        repo.close()
+                        self._forget_clone()
+                    raise
                 sha = self._resolve(repo, secrets)
                 if self._verifier is not None and sha != self._verified:  # before it is checked out
                     signer = self._verifier.verify(self._repo_dir, sha)
@@ -146,6 +153,12 @@ class GitSource:
         log.log(level, "fetched %s: commit %s", self.describe(), snapshot.short_commit)
         return snapshot
 
+    def _forget_clone(self) -> None:
+        """Remove the cached repository: what a failed first fetch wrote is of no use to the next
+        one, and on a full disk it holds the space every repository sharing the cache needs."""
+        log.warning("first fetch into %s failed; removing the partial clone", self._repo_dir)
+        shutil.rmtree(self._repo_dir, ignore_errors=True)
+
     def _open_repo(self) -> Repo:
         """The cached bare repository, created (atomically, by rename) on first use."""
         if self._repo_dir.is_dir():
@@ -154,6 +167,7 @@ class GitSource:
             except (InvalidGitRepositoryError, NoSuchPathError):
                 log.warning("cached repository %s is damaged; cloning again", self._repo_dir)
                 shutil.rmtree(self._repo_dir, ignore_errors=True)
+        tmp: Path | None = None
         try:
             tmp = Path(tempfile.mkdtemp(prefix=".init-", dir=self._root))
             with Repo.init(tmp, bare=True) as repo:
@@ -161,6 +175,8 @@ class GitSource:
                 repo.git.config("gc.autoDetach", "false")
             tmp.rename(self._repo_dir)
         except (OSError, GitCommandError) as err:
+            if tmp is not None:  # a half-made repository (a full disk) is no use to a retry
+                shutil.rmtree(tmp, ignore_errors=True)
             raise SourceError(f"cannot create the Git cache in {self._root}: {err}") from err
         return Repo(self._repo_dir)
 

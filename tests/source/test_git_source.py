@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 from datetime import UTC, datetime
@@ -251,3 +252,28 @@ def test_damaged_cache_is_rebuilt(upstream: Upstream, tmp_path: Path) -> None:
 def test_describe_names_url_and_ref(upstream: Upstream, tmp_path: Path) -> None:
     src = source(upstream, tmp_path, ref="v2", sub_path="agents")
     assert src.describe() == f"git {upstream.bare} @ v2 (path agents)"
+
+
+def test_a_failed_first_fetch_leaves_no_partial_clone_behind(upstream: Upstream, tmp_path: Path) -> None:
+    for number in range(20):  # enough objects that the fetch has written some when it fails
+        upstream.commit({f"data/blob{number}.bin": os.urandom(20_000).hex()}, f"data {number}")
+    upstream.push("main")
+    loose = next(p for p in (upstream.bare / "objects").glob("??/*") if p.is_file())
+    original = loose.read_bytes()
+    loose.chmod(0o644)
+    loose.write_bytes(b"garbage")  # the remote dies halfway through sending its objects
+    src = source(upstream, tmp_path)
+    with pytest.raises(SourceError):
+        src.fetch()
+    assert sorted(p.name for p in src.cache_path.iterdir()) == ["lock"]  # no repo.git, no .init-*
+    loose.write_bytes(original)
+    assert src.fetch().commit == upstream.head()  # the next fetch clones from scratch
+
+
+def test_a_failed_later_fetch_keeps_the_clone(upstream: Upstream, tmp_path: Path) -> None:
+    src = source(upstream, tmp_path)
+    src.fetch()
+    upstream.bare.rename(upstream.bare.with_name("gone.git"))
+    with pytest.raises(SourceError):
+        src.fetch()
+    assert (src.cache_path / "repo.git").is_dir()
