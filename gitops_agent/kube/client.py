@@ -4,11 +4,13 @@ Why raw REST instead of the generated typed API classes: the agent handles arbit
 dicts (rendered objects, plain manifests), and decoding JSON straight into dicts is several times
 faster than the client's model objects. The official client still does what it is good at:
 kubeconfig and in-cluster auth (with token refresh), TLS, connection pooling. ApiExceptions and
-transport errors become `ClusterError`s that say whether retrying may help.
+transport errors become `ClusterError`s that say whether retrying may help. Throttled answers (429,
+a 5xx with Retry-After) are waited out here, paced by `kube.throttle`, until the budget is spent.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import threading
@@ -24,9 +26,23 @@ from kubernetes.config.config_exception import ConfigException
 
 from gitops_agent.core.errors import ClusterError, ConfigError
 from gitops_agent.core.labels import FIELD_MANAGER
+from gitops_agent.core.logs import get_logger
+from gitops_agent.kube.throttle import (
+    DEFAULT_BURST,
+    DEFAULT_QPS,
+    DEFAULT_REQUEST_BUDGET,
+    Pacer,
+    ThrottleBudget,
+    retry_after,
+)
+
+log = get_logger("kube")
 
 RETRYABLE_STATUSES = frozenset({0, 408, 429, 500, 502, 503, 504})
 DEFAULT_TIMEOUT_SECONDS = 30.0
+_TRANSPORT_RETRIES = urllib3.Retry(3, respect_retry_after_header=False)
+"""urllib3's own retries, for connection errors only: on its defaults it also sent a throttled GET
+again after the Retry-After (three times, unseen by the pacer); throttling is handled in `_send`."""
 Manifest = dict[str, Any]
 
 
@@ -98,6 +114,11 @@ class GoneError(ClusterError):
     """A watch's resourceVersion is too old (410): re-list, then watch again."""
 
 
+class ThrottledError(ClusterError):
+    """The apiserver kept throttling the request (429, or 503 with Retry-After) until the budget
+    for waiting was spent; retryable."""
+
+
 def describe(manifest: Mapping[str, Any]) -> str:
     """`Kind/namespace/name` (or `Kind/name`) for messages."""
     meta = manifest.get("metadata", {})
@@ -105,8 +126,16 @@ def describe(manifest: Mapping[str, Any]) -> str:
     return "/".join(str(p) for p in parts if p)
 
 
-def connect(kubeconfig: str | None = None, context: str | None = None, *, pool_size: int = 32) -> KubeClient:
-    """A client from a kubeconfig (flag, $KUBECONFIG, ~/.kube/config) or, inside a pod, in-cluster."""
+def connect(
+    kubeconfig: str | None = None,
+    context: str | None = None,
+    *,
+    pool_size: int = 32,
+    qps: float = DEFAULT_QPS,
+    burst: int = DEFAULT_BURST,
+) -> KubeClient:
+    """A client from a kubeconfig (flag, $KUBECONFIG, ~/.kube/config) or, inside a pod, in-cluster;
+    its requests paced at `qps` (bursts of `burst`), slower while the apiserver throttles it."""
     configuration = client.Configuration()
     try:
         if kubeconfig or context or not _in_cluster():
@@ -118,7 +147,7 @@ def connect(kubeconfig: str | None = None, context: str | None = None, *, pool_s
     except (ConfigException, FileNotFoundError, OSError) as err:
         raise ConfigError(f"cannot load Kubernetes credentials: {err}") from err
     configuration.connection_pool_maxsize = pool_size
-    return KubeClient(client.ApiClient(configuration))
+    return KubeClient(client.ApiClient(configuration), pacer=Pacer(qps, burst))
 
 
 def _in_cluster() -> bool:
@@ -126,13 +155,33 @@ def _in_cluster() -> bool:
 
 
 class KubeClient:
-    """Typed, dict-based access to the API with discovery cached per group/version."""
+    """Typed, dict-based access to the API with discovery cached per group/version.
 
-    def __init__(self, api_client: client.ApiClient, *, field_manager: str = FIELD_MANAGER) -> None:
+    Every request passes the client's `pacer`; a throttled one is sent again after the server's
+    Retry-After while its budget lasts (`with_budget`: one shared by every request of a sync; else one
+    of DEFAULT_REQUEST_BUDGET seconds per request).
+    """
+
+    def __init__(
+        self,
+        api_client: client.ApiClient,
+        *,
+        field_manager: str = FIELD_MANAGER,
+        pacer: Pacer | None = None,
+    ) -> None:
         self.api_client = api_client
         self.field_manager = field_manager
+        self.pacer = pacer or Pacer()
+        self.request_budget = DEFAULT_REQUEST_BUDGET
+        self._budget: ThrottleBudget | None = None
         self._types: dict[tuple[str, str], ResourceType] = {}
         self._types_lock = threading.Lock()
+
+    def with_budget(self, budget: ThrottleBudget) -> KubeClient:
+        """The same client (connections, pace, discovery cache), its requests sharing `budget`."""
+        view = copy.copy(self)
+        view._budget = budget
+        return view
 
     # -- discovery ---------------------------------------------------------------------------
 
@@ -281,7 +330,12 @@ class KubeClient:
         if label_selector:
             query.append(("labelSelector", label_selector))
         response = self._send(
-            "GET", rtype.path(namespace), query=query, stream=True, timeout=(10.0, timeout_seconds + 30.0)
+            "GET",
+            rtype.path(namespace),
+            query=query,
+            stream=True,
+            timeout=(10.0, timeout_seconds + 30.0),
+            what=f"watch {rtype.plural}",
         )
         try:
             self._raise_for_status(response, f"watch {rtype.plural}")
@@ -352,7 +406,7 @@ class KubeClient:
         body: Any = None,
         content_type: str = "application/json",
     ) -> Manifest:
-        response = self._send(method, path, query=query, body=body, content_type=content_type)
+        response = self._send(method, path, query=query, body=body, content_type=content_type, what=what)
         self._raise_for_status(response, what)
         decoded: Manifest = json.loads(response.data) if response.data else {}
         return decoded
@@ -368,6 +422,46 @@ class KubeClient:
         accept: str = "application/json",
         stream: bool = False,
         timeout: float | tuple[float, float] = DEFAULT_TIMEOUT_SECONDS,
+        what: str = "",
+    ) -> Any:
+        """One request, sent again after the server's Retry-After while it is throttled and the
+        budget lasts (ThrottledError once it is spent)."""
+        budget = self._budget or ThrottleBudget(self.request_budget)
+        paced = "/leases" not in path  # leader election is not queued behind the sync (see Pacer)
+        while True:
+            self.pacer.acquire(paced=paced)
+            response = self._send_once(
+                method, path, query=query, body=body, content_type=content_type, accept=accept,
+                stream=stream, timeout=timeout,
+            )  # fmt: skip
+            status = int(response.status)
+            delay = retry_after(status, response.headers)
+            if delay is None:
+                return response
+            message = _status_message(_body(response)) or response.reason
+            if stream:
+                response.release_conn()
+            pause = self.pacer.on_throttled(delay)
+            if not budget.allows(pause):
+                raise ThrottledError(
+                    f"{what or f'{method} {path}'} failed ({status}): throttled by the apiserver for "
+                    f"{budget.waited:.0f}s ({budget.retries} retries), the budget of "
+                    f"{budget.seconds:.0f}s is spent: {message}",
+                    retryable=True,
+                    status=status,
+                )
+
+    def _send_once(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Sequence[tuple[str, str]],
+        body: Any,
+        content_type: str,
+        accept: str,
+        stream: bool,
+        timeout: float | tuple[float, float],
     ) -> Any:
         headers = {"Accept": accept, "Content-Type": content_type}
         _, url, headers, _, _ = self.api_client.param_serialize(
@@ -381,6 +475,7 @@ class KubeClient:
                 body=payload,
                 headers=headers,
                 preload_content=not stream,
+                retries=_TRANSPORT_RETRIES,
                 timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1])
                 if isinstance(timeout, tuple)
                 else timeout,
@@ -394,7 +489,7 @@ class KubeClient:
         status = int(response.status)
         if 200 <= status < 300:
             return
-        data = response.data if response.data is not None else response.read()
+        data = _body(response)
         message = _status_message(data) or response.reason
         text = f"{what} failed ({status}): {message}"
         retryable = status in RETRYABLE_STATUSES
@@ -409,6 +504,12 @@ _ERROR_TYPES: dict[int, type[ClusterError]] = {
     410: GoneError,
     422: InvalidObjectError,
 }
+
+
+def _body(response: Any) -> bytes:
+    """The whole body of a response (a streamed one is read to its end)."""
+    data = response.data
+    return bytes(data) if data else b""
 
 
 def _status_message(data: bytes) -> str:
