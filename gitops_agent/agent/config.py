@@ -13,6 +13,7 @@ from pathlib import Path
 
 from gitops_agent.agent.notify.config import NotifyConfig
 from gitops_agent.core.errors import ConfigError
+from gitops_agent.kube.throttle import DEFAULT_BURST, DEFAULT_QPS, DEFAULT_SYNC_BUDGET
 from gitops_agent.source import CommitVerifier
 
 
@@ -68,6 +69,11 @@ class AgentConfig:
     signing_key: Path | None = None
     """The SSH key that signs the control-plane API's commits; None: unsigned."""
     ui: UiConfig = field(default_factory=UiConfig)
+    kube_qps: float = DEFAULT_QPS
+    """The client's pace in fair weather (`--kube-api-qps`); throttled answers slow it down."""
+    kube_burst: int = DEFAULT_BURST
+    throttle_budget: float = DEFAULT_SYNC_BUDGET
+    """Seconds a sync waits out the apiserver's throttling before its throttled units fail."""
 
     def __post_init__(self) -> None:
         if self.poll_interval < 1 or self.resync_interval < 1:
@@ -76,6 +82,11 @@ class AgentConfig:
             raise ConfigError(f"--listen port {self.listen_port} is out of range")
         if self.workers < 1:
             raise ConfigError("--workers must be at least 1")
+        if self.kube_qps <= 0 or self.kube_burst < 1 or self.throttle_budget < 0:
+            raise ConfigError(
+                "--kube-api-qps must be positive, --kube-api-burst at least 1, "
+                "--kube-api-throttle-budget not negative"
+            )
         if self.lease_duration < 3:
             raise ConfigError("--lease-duration must be at least 3 seconds")
         if self.api_token is not None and len(self.api_token) < 16:

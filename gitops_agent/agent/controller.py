@@ -57,6 +57,7 @@ from gitops_agent.engine.apply import ApplyOptions
 from gitops_agent.engine.diff import Action, ObjectChange
 from gitops_agent.engine.health import Health, Live, UnitHealth
 from gitops_agent.kube.client import KubeClient
+from gitops_agent.kube.throttle import ThrottleBudget
 from gitops_agent.manifests import RepositoryLoad
 from gitops_agent.reconcile.changes import changed_units
 from gitops_agent.reconcile.rollback import restore_held, roll_back
@@ -78,6 +79,9 @@ log = get_logger("controller")
 SOURCE_KEY = "__source__"
 MONITOR_GRACE_SECONDS = 30.0
 APPLIED = (Action.CREATE, Action.UPDATE)
+THROTTLED_RETRY_SECONDS = 15.0
+"""While the apiserver throttles the client, a failed unit is retried within this (the client's pace
+bounds the load, not the back-off), so it is not still waiting minutes after the limits lift."""
 
 
 def _namespaces(load: RepositoryLoad) -> set[str]:
@@ -150,6 +154,9 @@ class Agent:
         self._announced: dict[str, int] = {}
         """The revision each unit's RevisionDeploying was emitted for (an interrupted sync that is
         retried reports the same new revision again; it is announced once)."""
+        self._not_applied: dict[str, int] = {}
+        """Per unit, a revision recorded but not applied yet (its first attempt failed: Queued). The
+        attempt that applies it deploys it: RevisionDeploying, not drift corrected."""
         self._apply_lock = threading.RLock()
         self._threads: list[threading.Thread] = []
         self.elector = (
@@ -379,7 +386,7 @@ class Agent:
             self.watch.ensure(_namespaces(load_snapshot(snapshot)))
         with self._apply_lock, log_context(commit=snapshot.short_commit):
             report = sync(
-                self.kube,
+                self._kube_for_sync(),
                 snapshot,
                 options,
                 live=live,
@@ -391,15 +398,24 @@ class Agent:
         self._after_sync(report, time.monotonic() - started, full=batch.full)
         return report
 
+    def _kube_for_sync(self) -> KubeClient:
+        """The client for one sync (or rollback): its requests share one throttling budget."""
+        return self.kube.with_budget(ThrottleBudget(self.config.throttle_budget))
+
     def _on_unit(self, result: UnitResult, snapshot: Snapshot) -> None:
         with log_context(deployment=result.unit, revision=result.revision, commit=result.commit[:12] or None):
             self.outcomes.emit(UnitSynced(result, snapshot))
             if result.state is SyncState.FAILED:
-                self.queue.add_after(result.unit, self.backoff.next_delay(result.unit))
+                if result.new_revision and result.revision:
+                    self._not_applied[result.unit] = result.revision
+                self.queue.add_after(result.unit, self._retry_delay(result.unit))
                 return
             self.backoff.reset(result.unit)
             changed = tuple(c for c in result.changes if c.action in APPLIED)
-            if result.new_revision and result.state is SyncState.SYNCED:
+            deploys = result.new_revision or self._not_applied.get(result.unit) == result.revision
+            if result.state is SyncState.SYNCED:
+                self._not_applied.pop(result.unit, None)
+            if deploys and result.state is SyncState.SYNCED:
                 if self._announced.get(result.unit) != result.revision:
                     self._announced[result.unit] = result.revision or 0
                     self.outcomes.emit(RevisionDeploying(result, len(changed)))
@@ -409,6 +425,11 @@ class Agent:
                 # first seen, maybe without a rollout to track (an agent restart): judged once, from
                 # the watch cache once it holds the unit's objects (not a GET per object now)
                 self.tracker.observe(result.unit, result.keys)
+
+    def _retry_delay(self, unit: str) -> float:
+        """The unit's back-off, capped while the client is being throttled (see THROTTLED_RETRY_SECONDS)."""
+        delay = self.backoff.next_delay(unit)
+        return min(delay, THROTTLED_RETRY_SECONDS) if self.kube.pacer.throttled else delay
 
     def _watch_synced(self) -> bool:
         return self.watch.synced()
@@ -437,6 +458,9 @@ class Agent:
                     self.outcomes.emit(UnitRemoved(name))
             for inventory in inventories.values():
                 self.outcomes.emit(HistoryLoaded(inventory))
+                latest = inventory.latest
+                if latest is not None and latest.result is RevisionState.QUEUED:
+                    self._not_applied[inventory.unit] = latest.revision
             self._track_rollouts(report, inventories.values())
         if self.self_heal and self.leading.is_set():
             for result in report.units:
@@ -528,7 +552,7 @@ class Agent:
         with self._apply_lock:
             try:
                 done = roll_back(
-                    self.kube,
+                    self._kube_for_sync(),
                     self._snapshot_at,
                     self._sync_options(),
                     unit=unit,
@@ -555,7 +579,7 @@ class Agent:
         with self._apply_lock, log_context(deployment=result.unit, revision=target.revision):
             try:
                 done = restore_held(
-                    self.kube,
+                    self._kube_for_sync(),
                     self._snapshot_at,
                     self._sync_options(),
                     unit=result.unit,

@@ -2,8 +2,11 @@
 
 Reasons: see `EventReason` (a revision's states, sync failures, drift, prunes). Events are
 rate-limited per (deployment, reason): a repeat of the same message within the interval is dropped,
-so a deployment that fails every retry does not flood the API. Messages are built from names,
-revisions and error texts, never from Secret values (errors are produced by layers that scrub
+so a deployment that fails every retry does not flood the API (only a posted Event counts: one
+that could not be posted may be tried again at once). A post that failed for a reason that may pass
+(the apiserver throttled it past the budget, or is away) raises, for the caller to try again
+(`agent.sinks.events` does, in order); any other failure is logged and given up. Messages are built
+from names, revisions and error texts, never from Secret values (errors are produced by layers that scrub
 credentials; URL userinfo is scrubbed here once more).
 
 When the unit has no Deployment to carry the Event — a deployment torn down with its file (its
@@ -64,7 +67,7 @@ class EventReason(enum.StrEnum):
 
 
 class EventRecorder:
-    """Posts core/v1 Events about a deployment's Deployment object (best effort, never raises)."""
+    """Posts core/v1 Events about a deployment's Deployment object (raises only retryable errors)."""
 
     def __init__(
         self,
@@ -87,7 +90,8 @@ class EventRecorder:
         self._lock = threading.Lock()
 
     def record(self, *, deployment: str, namespace: str, reason: EventReason, message: str) -> bool:
-        """Post one Event; False when rate-limited, when there is no target or the API fails."""
+        """Post one Event; False when rate-limited, when there is no target or the API refused it
+        for good; a retryable ClusterError when it may be posted later."""
         return self._post(deployment, reason, message, lambda: self._target(deployment, namespace))
 
     def record_repository(self, *, configmap: str, reason: EventReason, message: str) -> bool:
@@ -111,15 +115,18 @@ class EventRecorder:
             last = self._last.get((key, reason))
             if last and now - last[0] < self.min_interval and last[1] == message:
                 return False
-            self._last[(key, reason)] = (now, message)
         try:
             target = target_of()
             if target is None:
                 return False
             self.kube.create(self._event(target, reason, message))
         except ClusterError as err:
+            if err.retryable:
+                raise
             log.warning("could not record event %s for %s: %s", reason, key or "the repository", err)
             return False
+        with self._lock:
+            self._last[(key, reason)] = (now, message)
         return True
 
     def _target(self, deployment: str, namespace: str) -> dict[str, str] | None:

@@ -30,6 +30,7 @@ from gitops_agent.cli.common import add_repo_flags, default_cache_dir
 from gitops_agent.core.errors import ConfigError
 from gitops_agent.core.logs import get_logger, setup_logging
 from gitops_agent.kube.client import connect
+from gitops_agent.kube.throttle import DEFAULT_BURST, DEFAULT_QPS, DEFAULT_SYNC_BUDGET
 from gitops_agent.source import CommitVerifier, GitAuth
 
 ENV = os.environ.get
@@ -180,6 +181,26 @@ def register(subparsers: Any) -> None:
         help="deployments synced in parallel (env GITOPS_AGENT_WORKERS)",
     )
     g.add_argument(
+        "--kube-api-qps",
+        type=float,
+        default=ENV("GITOPS_AGENT_KUBE_API_QPS", str(DEFAULT_QPS)),
+        help="requests per second to the apiserver at most; halved while it throttles the agent "
+        "(env GITOPS_AGENT_KUBE_API_QPS)",
+    )
+    g.add_argument(
+        "--kube-api-burst",
+        type=int,
+        default=ENV("GITOPS_AGENT_KUBE_API_BURST", str(DEFAULT_BURST)),
+        help="requests sent at once above --kube-api-qps (env GITOPS_AGENT_KUBE_API_BURST)",
+    )
+    g.add_argument(
+        "--kube-api-throttle-budget",
+        type=float,
+        default=ENV("GITOPS_AGENT_KUBE_API_THROTTLE_BUDGET", str(DEFAULT_SYNC_BUDGET)),
+        help="seconds a sync waits out the apiserver's 429s before its throttled deployments fail "
+        "(Queued, retried) (env GITOPS_AGENT_KUBE_API_THROTTLE_BUDGET)",
+    )
+    g.add_argument(
         "--force-conflicts",
         action=argparse.BooleanOptionalAction,
         default=_env_bool("GITOPS_AGENT_FORCE_CONFLICTS", True),
@@ -227,6 +248,9 @@ def config_from(args: argparse.Namespace) -> AgentConfig:
         identity=default_identity(),
         workers=args.workers,
         force_conflicts=args.force_conflicts,
+        kube_qps=args.kube_api_qps,
+        kube_burst=args.kube_api_burst,
+        throttle_budget=args.kube_api_throttle_budget,
         api_token=read_secret_file(args.api_token_file, "API token"),
         notify=load_notify_config(Path(args.notify_config)) if args.notify_config else None,
         verifier=_verifier(args),
@@ -256,7 +280,8 @@ def _run(args: argparse.Namespace) -> int:
     setup_logging(args.log_format, args.log_level)
     log = get_logger("run")
     config = config_from(args)
-    agent = Agent(config, connect(args.kubeconfig, args.context), auth=GitAuth.from_env())
+    kube = connect(args.kubeconfig, args.context, qps=config.kube_qps, burst=config.kube_burst)
+    agent = Agent(config, kube, auth=GitAuth.from_env())
     try:
         server = HttpServer(build_router(agent), config.listen_host, config.listen_port)
     except OSError as err:

@@ -17,7 +17,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -158,8 +158,12 @@ class LocalCluster:
         mode: Mode = Mode.API,
         nodes: int = 3,
         binaries: Binaries | None = None,
+        apiserver_flags: Sequence[str] = (),
     ) -> None:
+        """`apiserver_flags`: more kube-apiserver flags, after (and so winning over) the defaults,
+        e.g. low priority-and-fairness limits for throttling tests."""
         self.work_dir = work_dir
+        self.apiserver_flags = tuple(apiserver_flags)
         self.mode = mode
         self.node_count = nodes
         self.binaries = binaries or find_binaries()
@@ -290,6 +294,7 @@ class LocalCluster:
             "--profiling=false",
             "--kubelet-preferred-address-types=InternalIP",  # full mode: kwok's kubelets (pods/log)
             "--v=0",
+            *self.apiserver_flags,
         ]
         self._run_apiserver()
 

@@ -2,8 +2,10 @@
 
 Events are posted on a thread of their own, in the order the outcomes came: emitting returns at once,
 so a cold sync of a thousand deployments (a thousand RevisionDeploying Events, each a POST and maybe a
-GET) does not wait for them. Events are best effort: beyond QUEUE_LIMIT waiting (an apiserver that
-stopped answering), newer ones are dropped and counted in a warning.
+GET) does not wait for them. A post that failed for a reason that may pass (throttled past the
+client's budget, the apiserver away) is tried again, after 1 s doubling to RETRY_MAX_SECONDS, before
+any later one, so Events keep their order; after RETRY_FOR_SECONDS it is given up. Beyond QUEUE_LIMIT
+waiting, newer ones are dropped. Both are counted (`dropped`) and logged.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections.abc import Callable
 
 from gitops_agent.agent.events import EventReason, EventRecorder
 from gitops_agent.agent.outcomes import (
@@ -25,6 +28,7 @@ from gitops_agent.agent.outcomes import (
     RolledBack,
     UnitSynced,
 )
+from gitops_agent.core.errors import ClusterError
 from gitops_agent.core.logs import get_logger
 from gitops_agent.engine.diff import Action
 from gitops_agent.reconcile.sync import SyncState
@@ -32,6 +36,9 @@ from gitops_agent.state.repository import RepositoryStatus
 
 log = get_logger("events")
 QUEUE_LIMIT = 10_000
+RETRY_FIRST_SECONDS = 1.0
+RETRY_MAX_SECONDS = 30.0
+RETRY_FOR_SECONDS = 900.0
 _POSTED = (
     UnitSynced, RevisionDeploying, RevisionDeployed, DriftCorrected, Pruned, RolledBack,
     RevisionDeployFailed, RepositorySynced, FetchFailed,
@@ -41,14 +48,36 @@ _POSTED = (
 class EventsSink:
     """Posts one Event per outcome that a `kubectl describe` reader should see."""
 
-    def __init__(self, recorder: EventRecorder, *, repository_configmap: str) -> None:
+    def __init__(
+        self,
+        recorder: EventRecorder,
+        *,
+        repository_configmap: str,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.recorder = recorder
+        self._clock = clock
+        self._sleep = sleep
         self.repository_configmap = repository_configmap
         self._namespaces: dict[str, str] = {}
         self._lock = threading.Lock()
         self._queue: queue.Queue[Outcome] = queue.Queue(QUEUE_LIMIT)
         self._thread: threading.Thread | None = None
         self._dropped = 0
+        self._retried = 0
+
+    @property
+    def dropped(self) -> int:
+        """Events never posted: given up after RETRY_FOR_SECONDS, or beyond QUEUE_LIMIT."""
+        with self._lock:
+            return self._dropped
+
+    @property
+    def retried(self) -> int:
+        """Posts that failed and were tried again."""
+        with self._lock:
+            return self._retried
 
     def handle(self, outcome: Outcome) -> None:
         """Queue the outcome for the poster thread (started with the first one)."""
@@ -80,11 +109,33 @@ class EventsSink:
         while True:
             outcome = self._queue.get()
             try:
-                self._post_for(outcome)
+                self._deliver(outcome)
             except Exception:
                 log.exception("could not post the Event for %s", type(outcome).__name__)
             finally:
                 self._queue.task_done()
+
+    def _deliver(self, outcome: Outcome) -> None:
+        """Post the outcome's Events, trying again while the failure may pass (a retry does not post
+        twice: an Event already posted is a repeat the recorder skips)."""
+        started, delay = self._clock(), RETRY_FIRST_SECONDS
+        while True:
+            try:
+                self._post_for(outcome)
+                return
+            except ClusterError as err:
+                if not err.retryable or self._clock() - started + delay > RETRY_FOR_SECONDS:
+                    with self._lock:
+                        self._dropped += 1
+                    log.warning("gave up the Event for %s: %s", type(outcome).__name__, err)
+                    return
+                with self._lock:
+                    self._retried += 1
+                    retried = self._retried
+                if retried % 100 == 1:
+                    log.warning("could not post an Event, trying again in %.0f s: %s", delay, err)
+            self._sleep(delay)
+            delay = min(RETRY_MAX_SECONDS, delay * 2)
 
     def _post_for(self, outcome: Outcome) -> None:
         match outcome:
