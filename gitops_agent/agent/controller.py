@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 
 from gitops_agent.agent.config import AgentConfig
 from gitops_agent.agent.events import EventRecorder
@@ -480,9 +481,11 @@ class Agent:
         recorded in the cluster (after a full sync, when it changed) for `status` and standbys."""
         if not full:  # a few units were synced: the last full sync's prune verdict still stands
             last = self._repository_status
-            return RepositoryStatus(report.snapshot.commit, report.problems, last.prune_refused, last.blocked)
+            return replace(last, commit=report.snapshot.commit, problems=report.problems)
         blocked = report.prune_blocked if report.settings_loaded else tuple(self.board.names())
-        status = RepositoryStatus(report.snapshot.commit, report.problems, report.prune_refused, blocked)
+        status = RepositoryStatus(
+            report.snapshot.commit, report.problems, report.prune_refused, blocked, report.orphaned_volumes
+        )
         self._repository_status = status
         try:
             self.repository.save(status)

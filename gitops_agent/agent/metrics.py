@@ -88,6 +88,12 @@ class Metrics:
             "1 while the last sync refused to delete objects that left Git (a prune guard, or problems).",
             registry=r,
         )
+        self.orphaned_volumes = Gauge(
+            "gitops_agent_orphaned_volumes",
+            "Managed Postgres volumes no database uses any more (kept data of a deleted or moved "
+            "deployment), as of the last full sync; listed on the status page and in the status API.",
+            registry=r,
+        )
         self.sync_duration = Histogram(
             "gitops_agent_sync_duration_seconds",
             "Duration of one sync run.",

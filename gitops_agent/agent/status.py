@@ -76,6 +76,8 @@ class SourceStatus:
     """Problems of the last load that belong to no single deployment (settings file, layout)."""
     prune_refused: str = ""
     """Why the last sync deleted nothing although objects left Git ("" when it did not refuse)."""
+    orphaned_volumes: list[dict[str, str]] = field(default_factory=list)
+    """Managed Postgres data no database uses any more (namespace, claim, deployment, capacity, volume)."""
 
 
 @dataclass
@@ -146,6 +148,7 @@ class StatusBoard:
         with self._lock:
             self.source.problems = list(status.problems)
             self.source.prune_refused = status.prune_refused
+            self.source.orphaned_volumes = [asdict(v) for v in status.orphaned_volumes]
             for name in status.blocked:
                 entry = self._deployments.get(name)
                 if entry is not None and entry.sync_state is not SyncState.FAILED:

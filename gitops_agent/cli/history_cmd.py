@@ -138,6 +138,7 @@ def _repository_lines(repository: RepositoryStatus) -> list[str]:
     lines = [f"repository problem: {p}" for p in repository.problems]
     if repository.prune_refused:
         lines.append(f"prune refused: {repository.prune_refused}")
+    lines += [f"orphaned volume: {v}: no deployment uses this data" for v in repository.orphaned_volumes]
     return lines
 
 

@@ -176,6 +176,8 @@ def _print_summary(report: SyncReport, unhealthy: int = 0) -> None:
         print(f"{change.action.value:<9} {change.unit:<24} {change.key}{reason}")
     if report.prune_refused:
         print(f"prune refused: {report.prune_refused}", file=sys.stderr)
+    for volume in report.orphaned_volumes:
+        print(f"warning: orphaned volume {volume}: no deployment uses this data", file=sys.stderr)
     print(summary_line(report, unhealthy))
 
 
@@ -213,6 +215,7 @@ def _structured(
                 "ok": report.ok,
                 "problems": list(report.problems),
                 "pruneRefused": report.prune_refused,
+                "orphanedVolumes": [str(v) for v in report.orphaned_volumes],
                 "deployments": [
                     {
                         "name": u.unit,

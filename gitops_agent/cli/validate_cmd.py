@@ -9,11 +9,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from gitops_agent.cli.common import plural
+from gitops_agent.controlplane.gitcmd import load_at
 from gitops_agent.manifests import Problem, RepositoryLoad, load_repository
+from gitops_agent.manifests.databases import moves_since
 
 
 def register(subparsers: Any) -> None:
@@ -31,23 +34,38 @@ def register(subparsers: Any) -> None:
         default="text",
         help="text (default), json, or github (GitHub Actions ::error annotations)",
     )
+    parser.add_argument(
+        "--base",
+        metavar="REF",
+        help="also check the change since this Git commit or branch (e.g. origin/main in a pull "
+        "request): a deployment with managed Postgres that moves to another namespace or name without "
+        "spec.postgres.managed.volumeFrom is a problem (its data would stay behind)",
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Validate and print; the exit status says whether the repository is valid."""
     loaded = load_repository(Path(args.path))
-    problems = [display(p, args.path) for p in loaded.all_problems()]
+    moved = _moves_since(args.base, Path(args.path), loaded) if args.base else []
+    problems = [display(p, args.path) for p in (*loaded.all_problems(), *moved)]
     warnings = [display(w, args.path) for w in loaded.warnings]
     if args.format == "json":
-        print(json.dumps(_as_json(loaded, problems, warnings), indent=2, sort_keys=True))
+        print(json.dumps(_as_json(loaded, problems, warnings, valid=not moved), indent=2, sort_keys=True))
     else:
         for problem in problems:
             print(github_annotation(problem) if args.format == "github" else str(problem))
         for warning in warnings:  # worth fixing, but they do not make the repository invalid
             print(github_annotation(warning, "warning") if args.format == "github" else f"warning: {warning}")
-        print(_summary(loaded, problems, warnings))
-    return 0 if loaded.valid else 1
+        print(_summary(loaded, problems, warnings, moved=len(moved)))
+    return 0 if loaded.valid and not moved else 1
+
+
+def _moves_since(base: str, root: Path, loaded: RepositoryLoad) -> list[Problem]:
+    """What `loaded` does to the managed databases of the repository as it is at `base`."""
+    with tempfile.TemporaryDirectory(prefix="gitops-agent-base-") as tmp:
+        before = load_repository(load_at(root, base, Path(tmp)))
+    return moves_since(before, loaded, root=root)
 
 
 def display(problem: Problem, root: str) -> Problem:
@@ -61,10 +79,14 @@ def display(problem: Problem, root: str) -> Problem:
     )
 
 
-def _summary(loaded: RepositoryLoad, problems: list[Problem], warnings: list[Problem]) -> str:
+def _summary(
+    loaded: RepositoryLoad, problems: list[Problem], warnings: list[Problem], *, moved: int = 0
+) -> str:
     """One line that agrees with the exit status: `ok: …` only when it is 0."""
     invalid = sum(1 for u in loaded.units if not u.valid or u.contests)
     units = plural(len(loaded.units), "unit")
+    if loaded.valid and moved:
+        return f"invalid: {plural(moved, 'deployment')} would leave managed Postgres data behind; {units}"
     if loaded.valid:
         noted = f" ({plural(len(warnings), 'warning')})" if warnings else ""
         return f"ok: {units}, all valid{noted}"
@@ -74,12 +96,14 @@ def _summary(loaded: RepositoryLoad, problems: list[Problem], warnings: list[Pro
     return f"invalid: {invalid} of {units} invalid, {plural(len(problems), 'problem')}"
 
 
-def _as_json(loaded: RepositoryLoad, problems: list[Problem], warnings: list[Problem]) -> dict[str, Any]:
+def _as_json(
+    loaded: RepositoryLoad, problems: list[Problem], warnings: list[Problem], *, valid: bool
+) -> dict[str, Any]:
     def entry(p: Problem) -> dict[str, Any]:
         return {"file": p.file, "line": p.line, "column": p.column, "field": p.field, "message": p.message}
 
     return {
-        "valid": loaded.valid,
+        "valid": loaded.valid and valid,
         "problems": [entry(p) for p in problems],
         "warnings": [entry(w) for w in warnings],
         "units": [

@@ -157,3 +157,13 @@ def export_tree(git: GitRunner, ref: str, sub_path: str, dest: Path) -> Path:
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         tar.extractall(dest, filter="data")
     return dest / sub_path if sub_path else dest
+
+
+def load_at(repo: Path, ref: str, dest: Path) -> Path:
+    """The repository folder `repo` (anywhere inside a Git work tree) as it is at `ref`, exported to
+    `dest`; returns the folder's path there (`validate --base`)."""
+    git = GitRunner(repo)
+    top = Path(git.run("rev-parse", "--show-toplevel"))
+    prefix = git.run("rev-parse", "--show-prefix").rstrip("/")
+    git.run("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    return export_tree(git.at(top), ref, prefix, dest)

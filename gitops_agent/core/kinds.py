@@ -112,8 +112,9 @@ KINDS: tuple[Kind, ...] = (
     Kind("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings", Stage.CONFIG),
     Kind("v1", "ResourceQuota", "resourcequotas", Stage.CONFIG),
     Kind("v1", "LimitRange", "limitranges", Stage.CONFIG),
+    # Created and deleted only to move a managed Postgres's volume (`volumeFrom`, engine.volumes).
     Kind("v1", "PersistentVolumeClaim", "persistentvolumeclaims", Stage.CONFIG, health=HealthRule.PVC,
-         verbs=READ),
+         verbs=(*READ, "create", "delete")),
     Kind(_APPS, "StatefulSet", "statefulsets", Stage.DATA, _ON_REQUEST, watched=True,
          health=HealthRule.STATEFULSET, verbs=WRITE, pod_spec=_TEMPLATE),
     Kind(_APPS, "Deployment", "deployments", Stage.WORKLOAD, _ALWAYS, watched=True,

@@ -16,6 +16,7 @@ from gitops_agent.manifests.model import (
     AgentDeployment,
     Autoscaling,
     AutoscalingMode,
+    DatabaseHome,
     Defaults,
     DeploymentType,
     External,
@@ -215,12 +216,15 @@ def _secret_ref(data: Mapping[str, Any]) -> SecretKeyRef:
     return SecretKeyRef(name=data["name"], key=data["key"])
 
 
-def _postgres(spec: Mapping[str, Any], settings: Settings) -> ManagedPostgres | External:
+def _postgres(
+    spec: Mapping[str, Any], settings: Settings, *, namespace: str, name: str
+) -> ManagedPostgres | External:
     block = spec.get("postgres", {"managed": {}})
     if "external" in block:
         return External(_secret_ref(block["external"]["uriSecret"]))
     managed = block.get("managed", {})
     prefix = "spec.postgres.managed."
+    moved = managed.get("volumeFrom")
     return ManagedPostgres(
         image=managed.get("image", _deployment_default(prefix + "image")),
         storage=quantity_string(managed.get("storage", settings.defaults.postgres_storage)),
@@ -231,6 +235,9 @@ def _postgres(spec: Mapping[str, Any], settings: Settings) -> ManagedPostgres | 
         ),
         resources=resources_from(managed.get("resources", _deployment_default(prefix + "resources")))
         or Resources(),
+        volume_from=DatabaseHome(moved.get("namespace", namespace), moved.get("deployment", name))
+        if moved
+        else None,
     )
 
 
@@ -277,9 +284,10 @@ def deployment_from(data: Mapping[str, Any], settings: Settings, *, file: str) -
     resources = resources_from(spec.get("resources")) or settings.defaults.resources or TYPE_RESOURCES[kind]
     routing = Routing(spec.get("routing", settings.routing))
     langsmith = _langsmith(spec.get("langsmith", {}), settings.langsmith)
+    namespace = data["metadata"].get("namespace", settings.namespace)
     return AgentDeployment(
         name=name,
-        namespace=data["metadata"].get("namespace", settings.namespace),
+        namespace=namespace,
         file=file,
         image=spec["image"],
         type=kind,
@@ -290,7 +298,7 @@ def deployment_from(data: Mapping[str, Any], settings: Settings, *, file: str) -
             SecretEnvVar(e["name"], SecretKeyRef(e["secret"], e["key"])) for e in spec.get("secretEnv", [])
         ),
         queue=_queue(spec, resources, settings),
-        postgres=_postgres(spec, settings),
+        postgres=_postgres(spec, settings, namespace=namespace, name=name),
         redis=_redis(spec),
         ingress=_ingress(spec, name, settings),
         auto_rollback=spec.get(

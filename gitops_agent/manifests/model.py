@@ -128,6 +128,22 @@ class Queue:
     resources: Resources
 
 
+@dataclass(frozen=True, order=True)
+class DatabaseHome:
+    """Where a managed Postgres keeps its data: the StatefulSet's one claim, `data-<name>-postgres-0`
+    in the deployment's namespace. A new namespace or name is a new home, and a new, empty volume."""
+
+    namespace: str
+    deployment: str
+
+    @property
+    def claim(self) -> str:
+        return f"data-{self.deployment}-postgres-0"
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.claim}"
+
+
 @dataclass(frozen=True)
 class ManagedPostgres:
     """Postgres run by gitops-agent as a StatefulSet."""
@@ -138,6 +154,8 @@ class ManagedPostgres:
     max_connections: int
     keep_volume_on_delete: bool
     resources: Resources
+    volume_from: DatabaseHome | None = None
+    """`volumeFrom`: the home whose data this database continues (a move or a rename), resolved."""
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from gitops_agent.core.labels import (
 )
 from gitops_agent.manifests.model import (
     AgentDeployment,
+    DatabaseHome,
     External,
     ManagedPostgres,
     ManagedRedis,
@@ -63,6 +64,11 @@ def derive_password(secret_seed: bytes, *, namespace: str, name: str, purpose: s
 
 def postgres_name(dep: AgentDeployment) -> str:
     return f"{dep.name}-postgres"
+
+
+def database_home(dep: AgentDeployment) -> DatabaseHome | None:
+    """Where `dep`'s managed Postgres keeps its data (None: its Postgres is external)."""
+    return DatabaseHome(dep.namespace, dep.name) if isinstance(dep.postgres, ManagedPostgres) else None
 
 
 def redis_name(dep: AgentDeployment) -> str:
@@ -118,7 +124,12 @@ def postgres_objects(
 ) -> list[dict[str, Any]]:
     """Secret (password, URI), headless Service and StatefulSet of a managed Postgres."""
     name = postgres_name(dep)
-    password = derive_password(secret_seed, namespace=dep.namespace, name=dep.name, purpose="postgres")
+    # The database keeps the password it was created with (initdb reads it once): a moved one
+    # (`volumeFrom`) derives it from the home it came from.
+    origin = pg.volume_from or DatabaseHome(dep.namespace, dep.name)
+    password = derive_password(
+        secret_seed, namespace=origin.namespace, name=origin.deployment, purpose="postgres"
+    )
     uri = f"postgres://{POSTGRES_USER}:{password}@{name}:{POSTGRES_PORT}/{POSTGRES_DB}?sslmode=disable"
     values = {"username": POSTGRES_USER, "password": password, "database": POSTGRES_DB, "uri": uri}
     labels = {"app": APP_POSTGRES, "component": COMPONENT_POSTGRES}

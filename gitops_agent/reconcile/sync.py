@@ -14,9 +14,11 @@ import enum
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from gitops_agent.core.errors import ClusterError, GitopsAgentError
+from gitops_agent.core.labels import APP_POSTGRES, selector_labels
 from gitops_agent.core.objects import ObjectKey
 from gitops_agent.engine.apply import (
     ApplyOptions,
@@ -28,9 +30,19 @@ from gitops_agent.engine.apply import (
 )
 from gitops_agent.engine.diff import Action, ObjectChange
 from gitops_agent.engine.live import ListedLive, LiveView
-from gitops_agent.engine.prune import PrunePolicy, PruneRefusedError, check_guards, plan_prune, prune_entry
+from gitops_agent.engine.prune import (
+    PrunePlan,
+    PrunePolicy,
+    PruneRefusedError,
+    check_guards,
+    plan_prune,
+    prune_entry,
+)
+from gitops_agent.engine.volumes import OrphanedVolume, move_volume, orphaned_volumes
 from gitops_agent.kube.client import KubeClient, Rules
 from gitops_agent.manifests import MANIFESTS_UNIT, RenderedUnit, RepositoryLoad, render_unit
+from gitops_agent.manifests.databases import MoveCheck, VolumeMove, check_moves, move_problem
+from gitops_agent.manifests.model import DatabaseHome, ManagedPostgres
 from gitops_agent.manifests.settings import SETTINGS_FILE
 from gitops_agent.source import CommitInfo, Snapshot
 from gitops_agent.state.inventory import Inventory, RevisionState, with_applied, without
@@ -132,6 +144,8 @@ class SyncReport:
     """The self-heal policy this sync applied (None when the settings file did not load)."""
     prune_blocked: tuple[str, ...] = ()
     """Units whose objects a refused prune left in place: they are not in sync with Git."""
+    orphaned_volumes: tuple[OrphanedVolume, ...] = ()
+    """Managed Postgres data no database uses any more (a full sync looks; the others say nothing)."""
 
     @property
     def ok(self) -> bool:
@@ -177,6 +191,16 @@ def sync(
     inventories = _inventories(ledger, load, options.units)
     seed = load_or_create_seed(kube, options.state_namespace, create=not options.dry_run)
     rendered, unrendered = _render_all(load, options, seed, inventories)
+    moves = _database_moves(load, options, rendered, inventories, root=snapshot.path)
+    unrendered += [moves.refusals[r.name] for r in rendered if r.name in moves.refusals]
+    rendered = [r for r in rendered if r.name not in moves.refusals]
+    owned = (lambda: inventories) if options.units is None else ledger.load_all
+    guard = _guard_prune(load, options, rendered, inventories, all_owned=owned, keep=moves.check.held)
+    if guard.refused:  # the units it would prune are held as they are: nothing of them is written
+        unrendered += [
+            _held_by_guard(r.name, inventories, guard.refused) for r in rendered if r.name in guard.blocked
+        ]
+        rendered = [r for r in rendered if r.name not in guard.blocked]
     for result in unrendered:
         _report(on_unit, result)
     self_heal = load.settings.sync.self_heal if options.self_heal is None else options.self_heal
@@ -185,20 +209,23 @@ def sync(
         context = _UnitContext(
             kube, snapshot, options, pool, live or ListedLive.prefetch(kube, _keys(rendered, inventories)),
             _namespace_access(kube, rendered), self_heal, restore, on_unit, credits, on_desired,
+            moves.check.moves,
         )  # fmt: skip
         with ThreadPoolExecutor(options.workers, thread_name_prefix="unit") as unit_pool:
             synced = list(unit_pool.map(lambda r: sync_unit(context, r, inventories.get(r.name)), rendered))
         results = unrendered + [result for result, _ in synced]
         updated = {**inventories, **_failed_records(unrendered, inventories)}
         updated |= {inv.unit: inv for _, inv in synced if inv is not None}
-        owned = (lambda: inventories) if options.units is None else ledger.load_all
-        pruned = _prune(context, load, results, inventories, updated, all_owned=owned)
+        pruned = _prune(context, load, results, inventories, updated, guard=guard)
         if not options.dry_run:
             repo_units = frozenset(u.name for u in load.units)
             ledger.save_changed(inventories, pruned.inventories, repo_units=repo_units, pool=pool)
     results.sort(key=lambda r: r.unit)
+    orphans = (
+        _orphans(kube, rendered, inventories, pruned.inventories, moves) if options.units is None else ()
+    )
     return SyncReport(
-        snapshot, tuple(results), problems, pruned.changes, pruned.refused, self_heal, pruned.blocked
+        snapshot, tuple(results), problems, pruned.changes, pruned.refused, self_heal, pruned.blocked, orphans
     )
 
 
@@ -231,6 +258,8 @@ class _UnitContext:
     credits: Mapping[str, CommitInfo]
     """The commit each unit's new revision is credited to (`_credits`)."""
     on_desired: OnDesired | None = None
+    moves: Mapping[str, VolumeMove] = field(default_factory=dict)
+    """Managed Postgres volumes to move before a unit's objects are applied (`volumeFrom`)."""
 
 
 def _report(on_unit: Callable[[UnitResult], None] | None, result: UnitResult) -> UnitResult:
@@ -356,6 +385,71 @@ def _namespace_access(kube: KubeClient, rendered: Iterable[RenderedUnit]) -> Nam
     return NamespaceAccess(missing, rules)
 
 
+# -- managed Postgres moves ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Moves:
+    check: MoveCheck
+    refusals: Mapping[str, UnitResult]
+    """Units whose change would leave their database behind: failed, live objects kept."""
+    rendered: frozenset[DatabaseHome] = frozenset()
+    """The homes the render puts a database in."""
+
+
+def _database_moves(
+    load: RepositoryLoad,
+    options: SyncOptions,
+    rendered: Sequence[RenderedUnit],
+    inventories: Mapping[str, Inventory],
+    *,
+    root: Path,
+) -> _Moves:
+    """Where each managed Postgres is live (its inventory's StatefulSet) against where the render
+    puts it: a move without `volumeFrom` is refused, one with it is carried out by the unit's sync."""
+    homes = _database_homes(inventories)
+    deployments = {u.name: u.deployment for u in load.units if u.deployment is not None}
+    synced = [deployments[r.name] for r in rendered if r.name in deployments]
+    vanished = set(inventories) - {u.name for u in load.units} if options.units is None else set()
+    check = check_moves(homes, synced, vanished=vanished)
+    refusals = {}
+    for unit, message in check.refused.items():
+        problem = str(move_problem(root, deployments[unit], message))
+        refusals[unit] = UnitResult(unit, SyncState.FAILED, error=problem, problems=(problem,))
+    rendered_homes = {
+        DatabaseHome(d.namespace, d.name) for d in synced if isinstance(d.postgres, ManagedPostgres)
+    }
+    return _Moves(check, refusals, frozenset(rendered_homes))
+
+
+def _database_homes(inventories: Mapping[str, Inventory]) -> dict[str, DatabaseHome]:
+    """Where each unit's managed Postgres is live: its inventory's `<unit>-postgres` StatefulSet."""
+    return {
+        unit: DatabaseHome(e.key.namespace, unit)
+        for unit, inventory in inventories.items()
+        for e in inventory.objects
+        if e.key.kind == "StatefulSet" and e.key.name == f"{unit}-postgres"
+    }
+
+
+def _orphans(
+    kube: KubeClient,
+    rendered: Iterable[RenderedUnit],
+    before: Mapping[str, Inventory],
+    after: Mapping[str, Inventory],
+    moves: _Moves,
+) -> tuple[OrphanedVolume, ...]:
+    """The managed Postgres data left in the namespaces this repository deploys to (`before`: the
+    sync's inventories as read, `after`: as it leaves them, torn-down deployments emptied)."""
+    namespaces = {o.key.namespace for r in rendered for o in r.objects if o.key.namespace}
+    namespaces |= {e.key.namespace for inv in before.values() for e in inv.objects if e.key.namespace}
+    in_use = moves.rendered | set(_database_homes(after).values())
+    try:
+        return orphaned_volumes(kube, namespaces, in_use)
+    except ClusterError:
+        return ()  # not allowed to list claims somewhere, or the apiserver is away: no verdict this time
+
+
 # -- one unit ----------------------------------------------------------------------------------
 
 
@@ -387,10 +481,16 @@ def sync_unit(
         plan = plan_unit(context, name, staged, fast=revision.settled)
         result = replace(result, changes=tuple(p.change() for p in plan))
         unchanged = all(c.action is Action.UNCHANGED for c in result.changes)
+        move = context.moves.get(name)
         if context.options.dry_run or (revision.settled and not unchanged and not context.self_heal):
             note = "" if context.options.dry_run else "drift left alone: self-heal is off"
+            if move is not None and context.options.dry_run:
+                note = f"would move the Postgres volume of {move.source} to {move.target}"
             state = SyncState.SYNCED if unchanged else SyncState.OUT_OF_SYNC
             return _report(context.on_unit, replace(result, state=state, note=note)), None
+        if move is not None:  # before the new StatefulSet: it must find its claim bound to the data
+            moved = move_volume(context.kube, move, claim_labels=selector_labels(APP_POSTGRES, name))
+            result = replace(result, note=moved)
         if context.on_desired is not None:  # before the writes: their watch events follow
             for planned in plan:
                 context.on_desired(planned.key, planned.desired)
@@ -509,6 +609,74 @@ class _Pruned:
     """Units whose objects the refusal left in place (so they are not in sync with Git)."""
 
 
+@dataclass(frozen=True)
+class _Guard:
+    """The guards' verdict on the prune a sync would make, judged before anything is written."""
+
+    refused: str = ""
+    blocked: tuple[str, ...] = ()
+    """The units the refused prune would have touched: none of their objects is written this time."""
+    keep: frozenset[str] = frozenset()
+    """Vanished units not torn down yet: a refused or unfinished database move may be about them."""
+
+
+def _guard_prune(
+    load: RepositoryLoad,
+    options: SyncOptions,
+    rendered: Sequence[RenderedUnit],
+    inventories: Mapping[str, Inventory],
+    *,
+    all_owned: Callable[[], Mapping[str, Inventory]],
+    keep: frozenset[str],
+) -> _Guard:
+    """Judge the prune this sync would make if every rendered unit applied, on what the cluster holds
+    *now*. Judged after the apply instead, a refused change (e.g. a namespace move of every
+    deployment) had already created its new objects, so the retry counted old and new and a full move
+    passed the share guard the second time; held before the apply, a retry sees the same numbers."""
+    desired = {r.name: frozenset(o.key for o in r.objects) for r in rendered}
+    plan = _prune_plan(load, options, desired, inventories, keep=keep)
+    owned = {u: inv.objects for u, inv in (all_owned() if plan.count else inventories).items()}
+    try:
+        check_guards(plan, owned, repo_units=len(load.units), policy=_prune_policy(options, load))
+    except PruneRefusedError as err:
+        return _Guard(str(err), tuple(sorted(plan.by_unit)), keep)
+    return _Guard(keep=keep)
+
+
+def _prune_plan(
+    load: RepositoryLoad,
+    options: SyncOptions,
+    desired: Mapping[str, frozenset[ObjectKey]],
+    before: Mapping[str, Inventory],
+    *,
+    keep: frozenset[str],
+) -> PrunePlan:
+    """Inventory minus render of the units in `desired`; vanished units (but those in `keep`) only
+    on a clean full sync."""
+    considered = {u: inv.objects for u, inv in before.items() if options.units is None or u in desired}
+    has_problems = bool(load.problems) or any(not u.valid for u in load.units)
+    return plan_prune(
+        considered,
+        desired,
+        repo_units={u.name for u in load.units} | keep,
+        allow_teardown=not has_problems and options.units is None,
+    )
+
+
+def _held_by_guard(unit: str, inventories: Mapping[str, Inventory], refusal: str) -> UnitResult:
+    """A unit whose change needs a refused prune: left exactly as it is live."""
+    inventory = inventories.get(unit)
+    current = inventory.latest if inventory else None
+    return UnitResult(
+        unit,
+        SyncState.OUT_OF_SYNC,
+        revision=current.revision if current else None,
+        commit=current.commit if current else "",
+        keys=tuple(e.key for e in inventory.objects) if inventory else (),
+        note=f"not applied: the prune this change needs was refused ({refusal})",
+    )
+
+
 def _prune(
     context: _UnitContext,
     load: RepositoryLoad,
@@ -516,29 +684,26 @@ def _prune(
     before: Mapping[str, Inventory],
     inventories: dict[str, Inventory],
     *,
-    all_owned: Callable[[], Mapping[str, Inventory]],
+    guard: _Guard,
 ) -> _Pruned:
-    """Delete what left the render, behind the guards; returns the changes and a refusal, if any.
-
-    `before` holds the synced units' inventories; `all_owned` every unit's (read only when something
-    is to be pruned: the share guard counts against everything this instance owns)."""
+    """Delete what left the render of the units that synced; `guard` already judged the whole prune
+    before the apply (a refusal there holds every unit it touches, and nothing is pruned)."""
     options = context.options
+    if guard.refused:
+        return _Pruned((), guard.refused, inventories, guard.blocked)
     desired = {
         r.unit: frozenset(r.keys) for r in results if r.state not in (SyncState.FAILED, SyncState.SUSPENDED)
     }
-    considered = {u: inv.objects for u, inv in before.items() if options.units is None or u in desired}
-    has_problems = bool(load.problems) or any(not u.valid for u in load.units)
+    plan = _prune_plan(load, options, desired, before, keep=guard.keep)
     repo_units = {u.name for u in load.units}
-    plan = plan_prune(
-        considered, desired, repo_units=repo_units, allow_teardown=not has_problems and options.units is None
-    )
-    owned = {u: inv.objects for u, inv in (all_owned() if plan.count else before).items()}
-    try:
-        check_guards(plan, owned, repo_units=len(load.units), policy=_prune_policy(options, load))
-    except PruneRefusedError as err:
-        return _Pruned((), str(err), inventories, tuple(sorted(plan.by_unit)))
-    deferred = sorted(set(considered) - repo_units - plan.removed_units)
-    refusal = f"not tearing down {', '.join(deferred)}: the repository has problems" if deferred else ""
+    considered = {u for u in before if options.units is None or u in desired}
+    deferred = sorted(considered - repo_units - plan.removed_units)
+    kept = [u for u in deferred if u in guard.keep]
+    reasons = [f"not tearing down {', '.join(kept)}: a database move may be about it"] if kept else []
+    if len(kept) < len(deferred):
+        others = ", ".join(u for u in deferred if u not in guard.keep)
+        reasons.append(f"not tearing down {others}: the repository has problems")
+    refusal = "; ".join(reasons)
     if options.dry_run:
         changes = [
             ObjectChange(u, e.key, Action.PRUNE) for u, entries in plan.by_unit.items() for e in entries

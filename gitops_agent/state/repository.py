@@ -1,7 +1,8 @@
 """The repository-level verdict of the last sync, kept in the cluster next to the inventories.
 
 Per-deployment state lives in each unit's inventory; what belongs to no single deployment — the
-settings file does not load, the repository is empty, a prune was refused — is recorded here, in one
+settings file does not load, the repository is empty, a prune was refused, a database's volume is left
+without its database — is recorded here, in one
 ConfigMap per agent instance, so that `gitops-agent status` (reading the cluster) and a standby
 replica show the same refusal the leader saw. It is written only when the verdict changes.
 """
@@ -15,6 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from gitops_agent.core.labels import FIELD_MANAGER, LABEL_OWNER
+from gitops_agent.engine.volumes import OrphanedVolume
 from gitops_agent.kube.client import KubeClient
 
 NAME = "gitops-agent-repository"
@@ -32,6 +34,8 @@ class RepositoryStatus:
     prune_refused: str = ""
     blocked: tuple[str, ...] = ()
     """Deployments left out of sync by the above (not pruned, or not synced at all)."""
+    orphaned_volumes: tuple[OrphanedVolume, ...] = ()
+    """Managed Postgres data no database uses (a deleted deployment's kept volume, an old move)."""
 
     @property
     def ok(self) -> bool:
@@ -56,6 +60,7 @@ class RepositoryStatus:
             problems=tuple(str(p) for p in data.get("problems", [])),
             prune_refused=str(data.get("prune_refused", "")),
             blocked=tuple(str(b) for b in data.get("blocked", [])),
+            orphaned_volumes=tuple(OrphanedVolume(**v) for v in data.get("orphaned_volumes", [])),
         )
 
 

@@ -29,7 +29,7 @@ STATE_RULES = {
     ("", "events"): EVENTS,
     ("events.k8s.io", "events"): EVENTS,
 }
-CLUSTER_RULES = {("", "namespaces"): {"get"}}
+CLUSTER_RULES = {("", "namespaces"): {"get"}, ("", "persistentvolumes"): {"get", "list", "update"}}
 
 
 def _by_kind(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:

@@ -101,8 +101,12 @@ Deliberately no Roles/RoleBindings: an agent that can write RBAC can grant itsel
   resources: ["endpointslices"]
   verbs: ["get", "list", "watch"]
 - apiGroups: [""]
-  resources: ["persistentvolumeclaims", "pods"]
+  resources: ["pods"]
   verbs: ["get", "list", "watch"]
+{{- /* Claims: read for health; created and deleted only to move a managed Postgres's volume. */}}
+- apiGroups: [""]
+  resources: ["persistentvolumeclaims"]
+  verbs: ["get", "list", "watch", "create", "delete"]
 {{- /* The UI's workload view: a pod's log tail, and the Events of the deployment's objects. */}}
 - apiGroups: [""]
   resources: ["pods/log"]

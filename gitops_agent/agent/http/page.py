@@ -127,6 +127,19 @@ def _source_box(overview: dict[str, Any]) -> str:
         refused = f"<div class='err'>{e(source['prune_refused'])}</div>"
         title = "<b>Prune refused: objects removed from Git are still live</b>"
         out += f"<div class='box alert' id='prune-refused'>{title}{refused}</div>"
+    orphans = source.get("orphaned_volumes") or []
+    if orphans:
+        items = "".join(
+            f"<li><span class='mono'>{e(v['namespace'])}/{e(v['claim'])}</span> — was "
+            f"{e(v['deployment'])}'s Postgres{', ' + e(v['capacity']) if v.get('capacity') else ''}</li>"
+            for v in orphans
+        )
+        title = "<b>Orphaned database volumes: kept data that no deployment uses</b>"
+        hint = (
+            "<div>Delete a claim when its data is no longer needed, or continue it with "
+            "<span class='mono'>spec.postgres.managed.volumeFrom</span>.</div>"
+        )
+        out += f"<div class='box' id='orphaned-volumes'>{title}<ul>{items}</ul>{hint}</div>"
     problems = source.get("problems") or []
     if problems:
         items = "".join(f"<li class='err'>{e(p)}</li>" for p in problems)

@@ -40,6 +40,7 @@ class MetricsSink:
             case RepositorySynced(status=status, seconds=seconds):
                 m.repository_problems.set(len(status.problems))
                 m.prune_refused.set(1 if status.prune_refused else 0)
+                m.orphaned_volumes.set(len(status.orphaned_volumes))
                 m.sync_duration.observe(seconds)
             case HealthChanged(health=health):
                 m.set_health(health.unit, health.health.value)
