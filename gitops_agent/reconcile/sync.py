@@ -502,7 +502,7 @@ def sync_unit(
             on_applied=lambda p, live: applied.append(replace(p, live=live)),
         )
     except GitopsAgentError as err:
-        failed = replace(result, state=SyncState.FAILED, changes=(), error=str(err))
+        failed = replace(result, state=SyncState.FAILED, changes=(), error=str(err), image="")
         record = replace(with_applied(known, _live(applied)), error=str(err))
         kept = after_attempt(record, revision, error=str(err), retryable=err.retryable, applied_any=True)
         return _report(context.on_unit, failed), kept
