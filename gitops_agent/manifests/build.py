@@ -209,6 +209,7 @@ def _queue(spec: Mapping[str, Any], api_resources: Resources, settings: Settings
         scale=_scale(block, default, settings),
         jobs_per_worker=block.get("jobsPerWorker", _deployment_default("spec.queue.jobsPerWorker")),
         resources=resources_from(block.get("resources")) or api_resources,
+        command=tuple(block.get("command", _deployment_default("spec.queue.command"))),
     )
 
 

@@ -126,6 +126,8 @@ class Queue:
     scale: Scale
     jobs_per_worker: int
     resources: Resources
+    command: tuple[str, ...]
+    """The queue-worker container's `command` (`spec.queue.command`)."""
 
 
 @dataclass(frozen=True, order=True)

@@ -2,9 +2,9 @@
 
 Follows how LangGraph Platform runs the server: one image for both roles, HTTP on port 8000 with a
 health endpoint at `/ok` (kept at the root even under a `MOUNT_PREFIX`), queue workers started with
-`python -m langgraph_api.queue_entrypoint`, and `N_JOBS_PER_WORKER=0` on the API server once workers
-run separately. LangSmith variables, KEDA ScaledObjects and Gateway API HTTPRoutes follow LangChain's
-`langgraph-cloud` chart (the README maps each field to it).
+the image's `/storage/queue_entrypoint.sh` (or `spec.queue.command`), and `N_JOBS_PER_WORKER=0` on
+the API server once workers run separately. LangSmith variables, KEDA ScaledObjects and Gateway API
+HTTPRoutes follow LangChain's `langgraph-cloud` chart (the README maps each field to it).
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ from gitops_agent.manifests.render_common import object_meta, pod_meta, pull_sec
 
 PORT = 8000
 HEALTH_PATH = "/ok"
-QUEUE_COMMAND = ["python", "-m", "langgraph_api.queue_entrypoint"]
 POOL_ENV = "LANGGRAPH_POSTGRES_POOL_MAX_SIZE"
 PENDING_RUNS_QUERY = "SELECT COUNT(*) FROM run WHERE status = 'pending'"
 """What LangChain's chart has KEDA count: runs waiting for a worker."""
@@ -180,8 +179,12 @@ def api_deployment(dep: AgentDeployment) -> dict[str, Any]:
 def queue_deployment(dep: AgentDeployment) -> dict[str, Any]:
     """The queue-worker Deployment (only rendered with `queue.enabled`)."""
     env = _env(dep, jobs=dep.queue.jobs_per_worker, mount_prefix=None)
+    # The licensed image's script, as LangChain's chart runs it since chart 0.2.2
+    # (charts/langgraph-cloud/templates/queue/deployment.yaml:55-56, helm commit d678d6f1): it starts
+    # the Go core, then execs Python (langgraph_api/grpc/client.py:361 in langgraph-api 0.16.7).
+    # `python -m langgraph_api.queue_entrypoint` alone would run a worker without its core.
     container = {
-        "command": QUEUE_COMMAND,
+        "command": list(dep.queue.command),
         **_container(dep, COMPONENT_QUEUE, env=env, resources=dep.queue.resources),
     }
     return _workload(

@@ -146,7 +146,7 @@ def test_agent_env_reads_connection_uris_from_secrets() -> None:
     assert api_env["MOUNT_PREFIX"] == "/agents/support-bot"
     assert queue_env["N_JOBS_PER_WORKER"] == "10"
     assert "MOUNT_PREFIX" not in queue_env
-    assert queue_container["command"] == ["python", "-m", "langgraph_api.queue_entrypoint"]
+    assert queue_container["command"] == ["/storage/queue_entrypoint.sh"]
 
 
 def test_external_databases_use_the_given_secret_refs_and_render_no_backing_objects() -> None:

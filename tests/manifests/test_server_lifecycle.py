@@ -1,0 +1,77 @@
+"""How the LangGraph Server pods start, stay alive and stop, checked against what the server and
+LangChain's `langgraph-cloud` chart do (the citations are in `render_agent`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gitops_agent.manifests import load_repository, render_unit
+
+from .helpers import deployment, write_repo
+
+SEED = b"test-seed"
+
+
+def _objects(root: Path, unit: str = "a") -> dict[str, dict[str, Any]]:
+    loaded = load_repository(root)
+    assert loaded.settings is not None
+    assert loaded.valid, [str(p) for p in loaded.all_problems()]
+    target = loaded.unit(unit)
+    assert target is not None
+    return {str(o.key): o.manifest for o in render_unit(target, loaded.settings, secret_seed=SEED).objects}
+
+
+def _render(tmp_path: Path, spec: str, *, settings: str | None = None) -> dict[str, dict[str, Any]]:
+    files = {"deployments/a.yaml": deployment("a", spec)}
+    return _objects(
+        write_repo(tmp_path, files) if settings is None else write_repo(tmp_path, files, settings=settings)
+    )
+
+
+def _container(objects: dict[str, dict[str, Any]], name: str) -> dict[str, Any]:
+    container: dict[str, Any] = objects[f"Deployment/agents/{name}"]["spec"]["template"]["spec"][
+        "containers"
+    ][0]
+    return container
+
+
+def _problems(tmp_path: Path, spec: str) -> list[str]:
+    return [
+        str(p)
+        for p in load_repository(
+            write_repo(tmp_path, {"deployments/a.yaml": deployment("a", spec)})
+        ).all_problems()
+    ]
+
+
+# -- How queue workers start -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("spec", "command"),
+    [
+        ("queue: {enabled: true}\n", ["/storage/queue_entrypoint.sh"]),
+        (
+            "queue: {enabled: true, command: [python, -m, langgraph_api.queue_entrypoint]}\n",
+            ["python", "-m", "langgraph_api.queue_entrypoint"],
+        ),
+        ("queue: {enabled: true, command: [/app/start-worker]}\n", ["/app/start-worker"]),
+    ],
+    ids=["licensed-image-script", "python-only-image", "custom-script"],
+)
+def test_queue_workers_start_with_the_images_script_unless_overridden(
+    tmp_path: Path, spec: str, command: list[str]
+) -> None:
+    objects = _render(tmp_path, spec)
+    assert _container(objects, "a-queue")["command"] == command
+    assert "command" not in _container(objects, "a")  # the API server keeps the image's entrypoint
+
+
+@pytest.mark.parametrize("command", ["[]", "['']", "python"], ids=["empty", "empty-word", "not-a-list"])
+def test_a_queue_command_must_be_a_non_empty_list_of_words(tmp_path: Path, command: str) -> None:
+    problems = _problems(tmp_path, f"queue: {{enabled: true, command: {command}}}\n")
+    assert problems, "expected a validation problem"
+    assert all("spec.queue.command" in p for p in problems), problems
