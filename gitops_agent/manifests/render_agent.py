@@ -33,6 +33,11 @@ from gitops_agent.manifests.render_common import object_meta, pod_meta, pull_sec
 
 PORT = 8000
 HEALTH_PATH = "/ok"
+QUEUE_LIVENESS_PATH = "/ok?check_db=0"
+"""The queue's `/ok` checks the database unless told not to (`check_db` defaults to 1,
+langgraph_api/queue_entrypoint.py:83 in langgraph-api 0.16.7; the API server's to 0,
+langgraph_api/api/__init__.py:91). Liveness asks without it, so a database blip does not restart
+workers mid-run; startup and readiness keep the check."""
 POOL_ENV = "LANGGRAPH_POSTGRES_POOL_MAX_SIZE"
 PENDING_RUNS_QUERY = "SELECT COUNT(*) FROM run WHERE status = 'pending'"
 """What LangChain's chart has KEDA count: runs waiting for a worker."""
@@ -52,9 +57,9 @@ def queue_name(dep: AgentDeployment) -> str:
     return f"{dep.name}-queue"
 
 
-def _http_probe(*, period: int, failures: int) -> dict[str, Any]:
+def _http_probe(*, period: int, failures: int, path: str = HEALTH_PATH) -> dict[str, Any]:
     return {
-        "httpGet": {"path": HEALTH_PATH, "port": "http"},
+        "httpGet": {"path": path, "port": "http"},
         "periodSeconds": period,
         "timeoutSeconds": 5,
         "failureThreshold": failures,
@@ -100,7 +105,12 @@ def langsmith_env(dep: AgentDeployment) -> list[dict[str, Any]]:
 
 
 def _container(
-    dep: AgentDeployment, name: str, *, env: list[dict[str, Any]], resources: Resources
+    dep: AgentDeployment,
+    name: str,
+    *,
+    env: list[dict[str, Any]],
+    resources: Resources,
+    liveness_path: str = HEALTH_PATH,
 ) -> dict[str, Any]:
     return {
         "name": name,
@@ -110,7 +120,7 @@ def _container(
         # Startup covers database migrations on first boot; liveness only starts after it passes.
         "startupProbe": _http_probe(period=5, failures=60),
         "readinessProbe": _http_probe(period=10, failures=3),
-        "livenessProbe": _http_probe(period=15, failures=4),
+        "livenessProbe": _http_probe(period=15, failures=4, path=liveness_path),
         "resources": resources.to_kubernetes(),
         "securityContext": {"allowPrivilegeEscalation": False},
         **({"volumeMounts": [dict(m) for m in dep.volume_mounts]} if dep.volume_mounts else {}),
@@ -185,7 +195,9 @@ def queue_deployment(dep: AgentDeployment) -> dict[str, Any]:
     # `python -m langgraph_api.queue_entrypoint` alone would run a worker without its core.
     container = {
         "command": list(dep.queue.command),
-        **_container(dep, COMPONENT_QUEUE, env=env, resources=dep.queue.resources),
+        **_container(
+            dep, COMPONENT_QUEUE, env=env, resources=dep.queue.resources, liveness_path=QUEUE_LIVENESS_PATH
+        ),
     }
     return _workload(
         dep, queue_name(dep), app=APP_QUEUE, component=COMPONENT_QUEUE, scale=dep.queue.scale,

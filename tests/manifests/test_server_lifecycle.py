@@ -75,3 +75,24 @@ def test_a_queue_command_must_be_a_non_empty_list_of_words(tmp_path: Path, comma
     problems = _problems(tmp_path, f"queue: {{enabled: true, command: {command}}}\n")
     assert problems, "expected a validation problem"
     assert all("spec.queue.command" in p for p in problems), problems
+
+
+# -- Probes ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("deployment_name", "probe", "path"),
+    [
+        ("a-queue", "livenessProbe", "/ok?check_db=0"),  # a database blip does not restart workers
+        ("a-queue", "readinessProbe", "/ok"),
+        ("a-queue", "startupProbe", "/ok"),
+        ("a", "livenessProbe", "/ok"),  # the API server's /ok skips the database by default
+        ("a", "readinessProbe", "/ok"),
+        ("a", "startupProbe", "/ok"),
+    ],
+)
+def test_queue_liveness_does_not_check_the_database(
+    tmp_path: Path, deployment_name: str, probe: str, path: str
+) -> None:
+    container = _container(_render(tmp_path, "queue: {enabled: true}\n"), deployment_name)
+    assert container[probe]["httpGet"] == {"path": path, "port": "http"}
