@@ -191,6 +191,11 @@ class GatewayRef:
     section_name: str | None = None
 
 
+JOB_GRACE_ENV = "BG_JOB_SHUTDOWN_GRACE_PERIOD_SECS"
+JOB_GRACE_DEFAULT_SECONDS = 180
+"""How long LangGraph Server lets running jobs finish on shutdown unless `JOB_GRACE_ENV` says
+otherwise (langgraph_api/config/__init__.py:363-367 in langgraph-api 0.16.7)."""
+
 STARTUP_KEYS = ("LANGSMITH_API_KEY", "LANGGRAPH_CLOUD_LICENSE_KEY")
 """LangGraph Server refuses to start without one of these (`LangSmith.key_refs` injects them)."""
 
@@ -272,6 +277,13 @@ class AgentDeployment:
     sidecars: tuple[dict[str, Any], ...] = ()
     affinity: dict[str, Any] | None = None
     topology_spread: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def job_grace_seconds(self) -> int:
+        """How long the server waits for running jobs on shutdown: `env`'s `JOB_GRACE_ENV` (the
+        schema allows only digits there), else the server's default."""
+        value = dict(self.env).get(JOB_GRACE_ENV)
+        return int(value) if value is not None and value.isdigit() else JOB_GRACE_DEFAULT_SECONDS
 
 
 @dataclass(frozen=True)

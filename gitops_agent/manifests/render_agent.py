@@ -41,8 +41,14 @@ workers mid-run; startup and readiness keep the check."""
 POOL_ENV = "LANGGRAPH_POSTGRES_POOL_MAX_SIZE"
 PENDING_RUNS_QUERY = "SELECT COUNT(*) FROM run WHERE status = 'pending'"
 """What LangChain's chart has KEDA count: runs waiting for a worker."""
-JOB_GRACE_SECONDS = 190
-"""LangGraph waits up to 180 s (BG_JOB_SHUTDOWN_GRACE_PERIOD_SECS) for running jobs on shutdown."""
+JOB_GRACE_MARGIN_SECONDS = 10
+"""Kept past the server's own wait for running jobs (`AgentDeployment.job_grace_seconds`), so the
+kubelet's SIGKILL never lands inside that wait (180 + 10 was the fixed 190 s before). The server
+asks for a termination grace period above BG_JOB_SHUTDOWN_GRACE_PERIOD_SECS
+(langgraph_api/config/__init__.py:369-373, langgraph-api 0.16.7); LangChain's chart leaves it at 30 s
+(charts/langgraph-cloud/values.yaml:205, `queue.deployment.terminationGracePeriodSeconds`)."""
+API_GRACE_SECONDS = 30
+"""An API server that executes no runs (queue workers do) only finishes its requests."""
 REVISION_HISTORY = 5
 
 
@@ -180,7 +186,7 @@ def api_deployment(dep: AgentDeployment) -> dict[str, Any]:
     container = _container(
         dep, COMPONENT_API, env=_env(dep, jobs=jobs, mount_prefix=mount_prefix), resources=dep.resources
     )
-    grace = 30 if dep.queue.enabled else JOB_GRACE_SECONDS
+    grace = API_GRACE_SECONDS if dep.queue.enabled else dep.job_grace_seconds + JOB_GRACE_MARGIN_SECONDS
     return _workload(
         dep, dep.name, app=APP_API, component=COMPONENT_API, scale=dep.scale, container=container, grace=grace
     )
@@ -201,7 +207,7 @@ def queue_deployment(dep: AgentDeployment) -> dict[str, Any]:
     }
     return _workload(
         dep, queue_name(dep), app=APP_QUEUE, component=COMPONENT_QUEUE, scale=dep.queue.scale,
-        container=container, grace=JOB_GRACE_SECONDS,
+        container=container, grace=dep.job_grace_seconds + JOB_GRACE_MARGIN_SECONDS,
     )  # fmt: skip
 
 

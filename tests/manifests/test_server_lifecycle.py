@@ -96,3 +96,40 @@ def test_queue_liveness_does_not_check_the_database(
 ) -> None:
     container = _container(_render(tmp_path, "queue: {enabled: true}\n"), deployment_name)
     assert container[probe]["httpGet"] == {"path": path, "port": "http"}
+
+
+# -- Termination grace -------------------------------------------------------------------------------
+
+
+def _grace(objects: dict[str, dict[str, Any]], name: str) -> int:
+    grace: int = objects[f"Deployment/agents/{name}"]["spec"]["template"]["spec"][
+        "terminationGracePeriodSeconds"
+    ]
+    return grace
+
+
+@pytest.mark.parametrize(
+    ("spec", "api", "queue"),
+    [
+        ("", 190, None),  # the server's default wait (180 s) plus the margin
+        ("env: {BG_JOB_SHUTDOWN_GRACE_PERIOD_SECS: '600'}\n", 610, None),
+        ("env: {BG_JOB_SHUTDOWN_GRACE_PERIOD_SECS: '0'}\n", 10, None),
+        ("queue: {enabled: true}\n", 30, 190),
+        ("queue: {enabled: true}\nenv: {BG_JOB_SHUTDOWN_GRACE_PERIOD_SECS: '3600'}\n", 30, 3610),
+    ],
+    ids=["default", "longer", "zero", "queue-default", "queue-longer"],
+)
+def test_termination_grace_follows_the_servers_job_shutdown_wait(
+    tmp_path: Path, spec: str, api: int, queue: int | None
+) -> None:
+    objects = _render(tmp_path, spec)
+    assert _grace(objects, "a") == api
+    if queue is not None:
+        assert _grace(objects, "a-queue") == queue
+
+
+@pytest.mark.parametrize("value", ["'3m'", "'-5'", "''", "'1.5'"])
+def test_a_job_shutdown_wait_must_be_whole_seconds(tmp_path: Path, value: str) -> None:
+    problems = _problems(tmp_path, f"env: {{BG_JOB_SHUTDOWN_GRACE_PERIOD_SECS: {value}}}\n")
+    assert len(problems) == 1, problems
+    assert "spec.env.BG_JOB_SHUTDOWN_GRACE_PERIOD_SECS" in problems[0]
