@@ -105,9 +105,27 @@ def langsmith_env(dep: AgentDeployment) -> list[dict[str, Any]]:
         if len(keys) > 1:
             entry["valueFrom"]["secretKeyRef"]["optional"] = True
         env.append(entry)
-    env.append({"name": "LANGSMITH_TRACING", "value": "true" if smith.tracing else "false"})
+    env.append({"name": "LANGSMITH_TRACING", "value": "true" if smith.tracing and _traces(dep) else "false"})
     env.append({"name": "LANGSMITH_PROJECT", "value": smith.project or dep.name})
     return env
+
+
+API_KEY_ENV = ("LANGSMITH_API_KEY", "LANGCHAIN_API_KEY")
+"""The key the server traces with (`LANGCHAIN_API_KEY` its legacy alias,
+langgraph_api/config/__init__.py:546-549 in langgraph-api 0.16.7)."""
+
+
+def _traces(dep: AgentDeployment) -> bool:
+    """Whether an API key reaches the server (from `langsmith` or the file's own variables).
+
+    Tracing needs one; a license key only lets the server start. The server takes
+    `LANGSMITH_TRACING` as given (config/__init__.py:577-582) and turns tracing on by itself only
+    when it has a key (583-585), so `true` with a license key alone had it trace without a key (it
+    runs, with warnings). Without an API key the variable is rendered `false`.
+    """
+    own = {name for name, _ in dep.env} | {var.name for var in dep.secret_env}
+    wired = {name for name, _ in dep.langsmith.key_refs} | own
+    return any(name in wired for name in API_KEY_ENV)
 
 
 def _container(

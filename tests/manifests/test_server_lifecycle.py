@@ -10,7 +10,7 @@ import pytest
 
 from gitops_agent.manifests import load_repository, render_unit
 
-from .helpers import deployment, write_repo
+from .helpers import SETTINGS, deployment, write_repo
 
 SEED = b"test-seed"
 
@@ -133,3 +133,37 @@ def test_a_job_shutdown_wait_must_be_whole_seconds(tmp_path: Path, value: str) -
     problems = _problems(tmp_path, f"env: {{BG_JOB_SHUTDOWN_GRACE_PERIOD_SECS: {value}}}\n")
     assert len(problems) == 1, problems
     assert "spec.env.BG_JOB_SHUTDOWN_GRACE_PERIOD_SECS" in problems[0]
+
+
+# -- LangSmith tracing -------------------------------------------------------------------------------
+
+LICENSE_ONLY = SETTINGS.replace(
+    "langsmith:\n  apiKeySecret: {name: langsmith, key: api-key}\n",
+    "langsmith:\n  licenseKeySecret: {name: lic, key: key}\n",
+)
+
+
+def _tracing(objects: dict[str, dict[str, Any]], name: str) -> str | None:
+    env = {e["name"]: e.get("value") for e in _container(objects, name)["env"]}
+    return env.get("LANGSMITH_TRACING")
+
+
+@pytest.mark.parametrize(
+    ("settings", "spec", "tracing"),
+    [
+        (SETTINGS, "", "true"),  # the settings' API key
+        (SETTINGS, "langsmith: {tracing: false}\n", "false"),
+        (LICENSE_ONLY, "", "false"),  # a license key starts the server but cannot trace
+        (LICENSE_ONLY, "langsmith: {apiKeySecret: {name: own, key: k}}\n", "true"),
+        (LICENSE_ONLY, "secretEnv:\n  - {name: LANGSMITH_API_KEY, secret: own, key: k}\n", "true"),
+        (LICENSE_ONLY, "secretEnv:\n  - {name: LANGCHAIN_API_KEY, secret: own, key: k}\n", "true"),
+        (LICENSE_ONLY, "env: {LANGSMITH_TRACING: 'true'}\n", "true"),  # the file's own word is kept
+    ],
+    ids=["api-key", "off", "license-only", "own-api-key", "own-secret-env", "legacy-name", "own-env"],
+)
+def test_tracing_is_on_only_when_an_api_key_is_wired(
+    tmp_path: Path, settings: str, spec: str, tracing: str
+) -> None:
+    objects = _render(tmp_path, f"queue: {{enabled: true}}\n{spec}", settings=settings)
+    assert _tracing(objects, "a") == tracing
+    assert _tracing(objects, "a-queue") == tracing
