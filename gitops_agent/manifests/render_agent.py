@@ -48,7 +48,16 @@ asks for a termination grace period above BG_JOB_SHUTDOWN_GRACE_PERIOD_SECS
 (langgraph_api/config/__init__.py:369-373, langgraph-api 0.16.7); LangChain's chart leaves it at 30 s
 (charts/langgraph-cloud/values.yaml:205, `queue.deployment.terminationGracePeriodSeconds`)."""
 API_GRACE_SECONDS = 30
-"""An API server that executes no runs (queue workers do) only finishes its requests."""
+"""An API server that executes no runs (queue workers do) only finishes its requests (LangChain's
+chart gives it 30 s too, charts/langgraph-cloud/values.yaml:121)."""
+DRAIN_SECONDS = 10
+"""The API server keeps serving this long after it is told to stop, before SIGTERM reaches it: the
+Service's endpoints (kube-proxy, Ingress controllers, Gateways) drop a terminating pod only as the
+EndpointSlice change reaches them, and a server that stopped accepting at once would refuse what
+still arrives. A `lifecycle.preStop.sleep` action (Kubernetes >= 1.30), so the image needs no
+`sleep` binary; LangChain's chart sets no hook (`apiServer.deployment.lifecycle: {}`,
+charts/langgraph-cloud/values.yaml:119). The hook's time counts against the grace period, so it is
+added to it."""
 REVISION_HISTORY = 5
 
 
@@ -135,6 +144,7 @@ def _container(
     env: list[dict[str, Any]],
     resources: Resources,
     liveness_path: str = HEALTH_PATH,
+    lifecycle: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     return {
         "name": name,
@@ -147,6 +157,7 @@ def _container(
         "livenessProbe": _http_probe(period=15, failures=4, path=liveness_path),
         "resources": resources.to_kubernetes(),
         "securityContext": {"allowPrivilegeEscalation": False},
+        **({"lifecycle": lifecycle} if lifecycle else {}),
         **({"volumeMounts": [dict(m) for m in dep.volume_mounts]} if dep.volume_mounts else {}),
     }
 
@@ -180,6 +191,8 @@ def _workload(
     spec: dict[str, Any] = {
         "revisionHistoryLimit": REVISION_HISTORY,
         "progressDeadlineSeconds": dep.progress_deadline_seconds,
+        # A new pod first, and an old one goes only once the new one is ready (readiness on `/ok`):
+        # a rollout never has fewer serving pods than replicas. (The chart leaves the default 25 %.)
         "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
         "selector": selector(dep, app),
         "template": {
@@ -202,9 +215,14 @@ def api_deployment(dep: AgentDeployment) -> dict[str, Any]:
     jobs = 0 if dep.queue.enabled else dep.queue.jobs_per_worker
     mount_prefix = dep.ingress.mount_prefix if dep.ingress else None
     container = _container(
-        dep, COMPONENT_API, env=_env(dep, jobs=jobs, mount_prefix=mount_prefix), resources=dep.resources
+        dep,
+        COMPONENT_API,
+        env=_env(dep, jobs=jobs, mount_prefix=mount_prefix),
+        resources=dep.resources,
+        lifecycle={"preStop": {"sleep": {"seconds": DRAIN_SECONDS}}},
     )
-    grace = API_GRACE_SECONDS if dep.queue.enabled else dep.job_grace_seconds + JOB_GRACE_MARGIN_SECONDS
+    stop = API_GRACE_SECONDS if dep.queue.enabled else dep.job_grace_seconds + JOB_GRACE_MARGIN_SECONDS
+    grace = DRAIN_SECONDS + stop
     return _workload(
         dep, dep.name, app=APP_API, component=COMPONENT_API, scale=dep.scale, container=container, grace=grace
     )

@@ -111,11 +111,12 @@ def _grace(objects: dict[str, dict[str, Any]], name: str) -> int:
 @pytest.mark.parametrize(
     ("spec", "api", "queue"),
     [
-        ("", 190, None),  # the server's default wait (180 s) plus the margin
-        ("env: {BG_JOB_SHUTDOWN_GRACE_PERIOD_SECS: '600'}\n", 610, None),
-        ("env: {BG_JOB_SHUTDOWN_GRACE_PERIOD_SECS: '0'}\n", 10, None),
-        ("queue: {enabled: true}\n", 30, 190),
-        ("queue: {enabled: true}\nenv: {BG_JOB_SHUTDOWN_GRACE_PERIOD_SECS: '3600'}\n", 30, 3610),
+        # The API server's 10 s drain (its preStop) comes first: the hook counts against the grace.
+        ("", 10 + 190, None),  # the server's default wait (180 s) plus the margin
+        ("env: {BG_JOB_SHUTDOWN_GRACE_PERIOD_SECS: '600'}\n", 10 + 610, None),
+        ("env: {BG_JOB_SHUTDOWN_GRACE_PERIOD_SECS: '0'}\n", 10 + 10, None),
+        ("queue: {enabled: true}\n", 10 + 30, 190),
+        ("queue: {enabled: true}\nenv: {BG_JOB_SHUTDOWN_GRACE_PERIOD_SECS: '3600'}\n", 10 + 30, 3610),
     ],
     ids=["default", "longer", "zero", "queue-default", "queue-longer"],
 )
@@ -167,3 +168,28 @@ def test_tracing_is_on_only_when_an_api_key_is_wired(
     objects = _render(tmp_path, f"queue: {{enabled: true}}\n{spec}", settings=settings)
     assert _tracing(objects, "a") == tracing
     assert _tracing(objects, "a-queue") == tracing
+
+
+# -- Rolling updates ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("spec", ["", "queue: {enabled: true}\n"], ids=["api-runs-jobs", "with-queue"])
+def test_a_rollout_never_drops_a_serving_pod(tmp_path: Path, spec: str) -> None:
+    objects = _render(tmp_path, spec)
+    api = objects["Deployment/agents/a"]
+    assert api["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
+    container = _container(objects, "a")
+    assert container["readinessProbe"]["httpGet"]["path"] == "/ok"  # what the rollout waits for
+    # The Service drains before SIGTERM: a sleep action, so no `sleep` binary is needed in the image.
+    assert container["lifecycle"] == {"preStop": {"sleep": {"seconds": 10}}}
+    assert _grace(objects, "a") > container["lifecycle"]["preStop"]["sleep"]["seconds"]
+
+
+def test_queue_workers_have_no_service_to_drain(tmp_path: Path) -> None:
+    objects = _render(tmp_path, "queue: {enabled: true}\n")
+    assert "lifecycle" not in _container(objects, "a-queue")  # SIGTERM at once starts the job wait
+    strategy = objects["Deployment/agents/a-queue"]["spec"]["strategy"]["rollingUpdate"]
+    assert strategy == {"maxSurge": 1, "maxUnavailable": 0}
