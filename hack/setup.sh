@@ -14,7 +14,8 @@ say() { printf '[setup] %s\n' "$*" >&2; }
 # chromium + chromium-driver: the status page is tested in headless Chromium (Selenium).
 # podman + runc + mmdebstrap (+ uidmap): the agent image is built from a Debian base and run
 # (tests/install; base images cannot be pulled from public registries here).
-APT_PACKAGES=(git openssh-client ca-certificates chromium chromium-driver podman runc mmdebstrap uidmap)
+# podman-docker: a `docker` command for `langgraph build` (tests/dataplane).
+APT_PACKAGES=(git openssh-client ca-certificates chromium chromium-driver podman runc mmdebstrap uidmap podman-docker)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
