@@ -51,6 +51,10 @@ class PruneRefusedError(GitopsAgentError):
     """A safety guard stopped the prune; nothing was deleted."""
 
 
+class PruneDisabledError(PruneRefusedError):
+    """Pruning is off by policy: the change is applied, only the deletes are left out."""
+
+
 @dataclass(frozen=True)
 class PrunePolicy:
     """Whether and how much to prune."""
@@ -115,7 +119,7 @@ def check_guards(
     if not plan.count and not plan.removed_units:
         return
     if not policy.enabled:
-        raise PruneRefusedError("pruning is disabled (settings sync.prune.enabled / --no-prune)")
+        raise PruneDisabledError("pruning is disabled (settings sync.prune.enabled / --no-prune)")
     total = sum(len(entries) for entries in owned.values())
     if repo_units == 0:
         raise PruneRefusedError(f"the repository renders no deployments but {total} objects are owned")

@@ -31,6 +31,7 @@ from gitops_agent.engine.apply import (
 from gitops_agent.engine.diff import Action, ObjectChange
 from gitops_agent.engine.live import ListedLive, LiveView
 from gitops_agent.engine.prune import (
+    PruneDisabledError,
     PrunePlan,
     PrunePolicy,
     PruneRefusedError,
@@ -196,7 +197,7 @@ def sync(
     rendered = [r for r in rendered if r.name not in moves.refusals]
     owned = (lambda: inventories) if options.units is None else ledger.load_all
     guard = _guard_prune(load, options, rendered, inventories, all_owned=owned, keep=moves.check.held)
-    if guard.refused:  # the units it would prune are held as they are: nothing of them is written
+    if guard.holds:  # the units it would prune are held as they are: nothing of them is written
         unrendered += [
             _held_by_guard(r.name, inventories, guard.refused) for r in rendered if r.name in guard.blocked
         ]
@@ -618,6 +619,9 @@ class _Guard:
     """The units the refused prune would have touched: none of their objects is written this time."""
     keep: frozenset[str] = frozenset()
     """Vanished units not torn down yet: a refused or unfinished database move may be about them."""
+    holds: bool = False
+    """The refusal holds the blocked units as they are (a safety guard); pruning switched off by
+    policy does not: their change is applied, only the deletes are left out."""
 
 
 def _guard_prune(
@@ -639,7 +643,8 @@ def _guard_prune(
     try:
         check_guards(plan, owned, repo_units=len(load.units), policy=_prune_policy(options, load))
     except PruneRefusedError as err:
-        return _Guard(str(err), tuple(sorted(plan.by_unit)), keep)
+        holds = not isinstance(err, PruneDisabledError)
+        return _Guard(str(err), tuple(sorted(plan.by_unit)), keep, holds)
     return _Guard(keep=keep)
 
 
