@@ -25,12 +25,14 @@ if ((${#missing[@]})); then
   sudo_cmd=""; [[ $(id -u) -eq 0 ]] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
+  say "Debian packages installed in ${SECONDS}s"
 fi
 
 PYTHON="${PYTHON:-python3}"
 stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
 if [[ ! -f "$stamp" ]]; then
   say "creating .venv and installing gitops-agent[dev]"
+  pip_start=$SECONDS
   [[ -x .venv/bin/python ]] || "$PYTHON" -m venv .venv
   log=.venv/pip-install.log
   if ! { .venv/bin/python -m pip install --upgrade pip && .venv/bin/python -m pip install -e '.[dev]'; } >"$log" 2>&1; then
@@ -38,6 +40,7 @@ if [[ ! -f "$stamp" ]]; then
   fi
   rm -f .venv/.installed-*
   touch "$stamp"
+  say ".venv ready in $((SECONDS - pip_start))s"
 fi
 
 bash hack/build-k8s.sh >/dev/null
