@@ -113,6 +113,7 @@ def test_a_restarted_agent_knows_the_health_of_deployments_it_did_not_roll_out( 
     )
 
 
+@pytest.mark.full  # it waits for the rollouts to settle: the api-mode cluster runs no pods
 def test_both_status_views_agree_and_exit_1_on_an_invalid_file(  # type: ignore[no-untyped-def]
     cluster: LocalCluster, deployments_repo: DeploymentsRepo, start_agent, capsys: pytest.CaptureFixture[str]
 ) -> None:
