@@ -48,6 +48,7 @@ def move_volume(
     source, target = move.source, move.target
     claim = kube.get("v1", "PersistentVolumeClaim", target.claim, target.namespace)
     if claim is not None:
+        _refuse_a_claim_of_its_own(kube, move, claim)
         if _is_bound(claim):
             return ""
         _wait(lambda: _is_bound(_claim(kube, target.namespace, target.claim)), f"{target} to bind", timeout)
@@ -76,6 +77,22 @@ def move_volume(
     kube.create(_claim_for(volume, move, claim_labels))
     _wait(lambda: _is_bound(_claim(kube, target.namespace, target.claim)), f"{target} to bind", timeout)
     return f"volume {volume_name} moved from {source} to {target}"
+
+
+def _refuse_a_claim_of_its_own(kube: KubeClient, move: VolumeMove, claim: Mapping[str, Any]) -> None:
+    """The new home's claim exists: a finished (or half-finished) move, unless the source still has a
+    claim bound to another volume — then the new home holds a database of its own, never replaced."""
+    source = kube.get("v1", "PersistentVolumeClaim", move.source.claim, move.source.namespace)
+    theirs = str((source or {}).get("spec", {}).get("volumeName") or "")
+    ours = str(claim.get("spec", {}).get("volumeName") or "")
+    if source is not None and theirs != ours:
+        raise ClusterError(
+            f"{move.unit}: spec.postgres.managed.volumeFrom: {move.target} already exists with a volume "
+            f"of its own ({ours or 'unbound'}), while the data to move is in {move.source} "
+            f"({theirs or 'unbound'}): delete that claim if its data is not needed, or remove volumeFrom "
+            "to keep it",
+            retryable=False,
+        )
 
 
 def _source_volume(kube: KubeClient, move: VolumeMove) -> str:

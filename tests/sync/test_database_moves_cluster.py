@@ -271,3 +271,37 @@ def test_a_deleted_deployments_kept_volume_is_listed_until_it_is_used_again(
     back = repo.sync()
     assert back.ok and back.orphaned_volumes == ()
     assert _claim_of(kube, volumes["support-bot"]) == (ns, "data-support-bot-postgres-0")
+
+
+@pytest.mark.full
+@pytest.mark.usefixtures("static_volumes")
+def test_a_move_never_replaces_a_database_the_new_home_already_has(
+    deployments_repo: DeploymentsRepo, second_namespace: str
+) -> None:
+    repo, kube, old, new = (
+        deployments_repo,
+        deployments_repo.kube,
+        deployments_repo.namespace,
+        second_namespace,
+    )
+    assert repo.sync().ok
+    volume = _volume_of(kube, old, "data-research-assistant-postgres-0")
+    theirs = {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+              "metadata": {"name": "data-research-assistant-postgres-0", "namespace": new},
+              "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": STATIC_CLASS,
+                       "resources": {"requests": {"storage": "1Gi"}}}}  # fmt: skip
+    kube.create(theirs)
+    files: dict[str, str | None] = {
+        f"deployments/{u}.yaml": _with_volume_from(
+            repo.read(f"deployments/{u}.yaml"), f"{{namespace: {old}}}"
+        )
+        for u in MANAGED
+    }
+    files["gitops-agent.yaml"] = _moved_settings(repo, new)
+    repo.push(files, "Move, onto a home that has a claim already")
+    report = repo.sync(allow_mass_prune=True)
+    result = next(u for u in report.units if u.unit == "research-assistant")
+    assert result.state is SyncState.FAILED
+    assert f"{new}/data-research-assistant-postgres-0 already exists with a volume of its own" in result.error
+    assert _claim_of(kube, volume) == (old, "data-research-assistant-postgres-0"), "the data stayed put"
+    assert kube.get("apps/v1", "StatefulSet", "research-assistant-postgres", old) is not None
