@@ -306,14 +306,20 @@ def _render_all(
 
 
 def _suspended(unit: str, inventory: Inventory | None) -> UnitResult:
+    note = "suspended (spec.suspend): no Git change applied, no drift corrected, nothing pruned"
+    return _left_as_live(unit, inventory, SyncState.SUSPENDED, note)
+
+
+def _left_as_live(unit: str, inventory: Inventory | None, state: SyncState, note: str) -> UnitResult:
+    """A unit nothing is written for this time: its last revision and objects, and why."""
     current = inventory.latest if inventory else None
     return UnitResult(
         unit,
-        SyncState.SUSPENDED,
+        state,
         revision=current.revision if current else None,
         commit=current.commit if current else "",
         keys=tuple(e.key for e in inventory.objects) if inventory else (),
-        note="suspended (spec.suspend): no Git change applied, no drift corrected, nothing pruned",
+        note=note,
     )
 
 
@@ -670,16 +676,8 @@ def _prune_plan(
 
 def _held_by_guard(unit: str, inventories: Mapping[str, Inventory], refusal: str) -> UnitResult:
     """A unit whose change needs a refused prune: left exactly as it is live."""
-    inventory = inventories.get(unit)
-    current = inventory.latest if inventory else None
-    return UnitResult(
-        unit,
-        SyncState.OUT_OF_SYNC,
-        revision=current.revision if current else None,
-        commit=current.commit if current else "",
-        keys=tuple(e.key for e in inventory.objects) if inventory else (),
-        note=f"not applied: the prune this change needs was refused ({refusal})",
-    )
+    note = f"not applied: the prune this change needs was refused ({refusal})"
+    return _left_as_live(unit, inventories.get(unit), SyncState.OUT_OF_SYNC, note)
 
 
 def _prune(
